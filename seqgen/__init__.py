@@ -1,0 +1,94 @@
+"""seqgen: generative models of sequences on PyTorch and Pyro.
+
+Roles (``Agent``, ``Encoder``, ``Decoder``, ``DistModule``), one model API
+(``SequenceModel``), one sampler (``GenCore`` / ``SequenceDistribution``), one training loop
+(``TrainOps``), and models found as plugins (``load_model``). Importing seqgen has no side
+effects: no plugin is imported until one is asked for.
+"""
+
+from .capabilities import KNOWN_CAPABILITIES
+from .components.base import Agent, Decoder, DistModule, Encoder
+from .config import Config, config, in_range, non_negative, non_negative_int, one_of, positive, positive_int
+from .data.batch import SeqBatch
+from .errors import (
+    CapabilityError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    PluginError,
+    SeqgenError,
+    ShapeError,
+    TrainingError,
+    shape_message,
+)
+from .model import ElboTerms, SequenceModel
+from .spec import ModelSpec
+from .state import State, state
+from .train.objectives import GradientObjective, LocalRuleObjective, LossOutput, Phase, PhasedObjective
+from .validation import check_sequence, lengths_from_mask
+
+# --- components (decoders, encoders, agents)
+# --- end components
+
+# --- gencore
+# --- end gencore
+
+# --- registry
+# --- end registry
+
+# --- data
+# --- end data
+
+# --- train
+# --- end train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "KNOWN_CAPABILITIES",
+    "Agent",
+    "Decoder",
+    "DistModule",
+    "Encoder",
+    "Config",
+    "config",
+    "in_range",
+    "non_negative",
+    "non_negative_int",
+    "one_of",
+    "positive",
+    "positive_int",
+    "SeqBatch",
+    "CapabilityError",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "PluginError",
+    "SeqgenError",
+    "ShapeError",
+    "TrainingError",
+    "shape_message",
+    "ElboTerms",
+    "SequenceModel",
+    "ModelSpec",
+    "State",
+    "state",
+    "GradientObjective",
+    "LocalRuleObjective",
+    "LossOutput",
+    "Phase",
+    "PhasedObjective",
+    "check_sequence",
+    "lengths_from_mask",
+    # --- components __all__
+    # --- end components __all__
+    # --- gencore __all__
+    # --- end gencore __all__
+    # --- registry __all__
+    # --- end registry __all__
+    # --- data __all__
+    # --- end data __all__
+    # --- train __all__
+    # --- end train __all__
+]
