@@ -21,6 +21,13 @@ Implementing a new model
    ``impute``     ``_impute(x, context, mask, lengths) -> x_filled`` (a default is given)
    =============  =====================================================================
 
+   Latent models (``latents`` with ``generate``) also keep the sampling prior honest: after each
+   full step (``prior_step`` then ``observe``) their state has fields ``z`` (``[batch, z_dim]``, the
+   step's latent) and ``z_log_prob`` (``[batch]``, its log-density under the distribution it was
+   drawn from), and they implement ``_prior_log_prob(x, z, context, mask, lengths) -> [batch, time]``,
+   the teacher-forced ``log p(z_t | z_{<t}, x_{<t})`` exactly as the ELBO uses it. The conformance
+   kit checks that the two agree step by step on generated sequences.
+
 Inherited behaviour: ``objective()`` (the ELBO with KL annealing, or the exact NLL),
 ``evaluate_batch``, ``distribution`` (a Pyro distribution over whole sequences),
 ``forecast`` (from ``_condition`` and GenCore), input validation, capability errors.
@@ -216,6 +223,16 @@ class SequenceModel(nn.Module, abc.ABC):
         x, mask, lengths, context = self.check_inputs(x, mask=mask, context=context)
         return self._guide(x, context, mask)
 
+    def prior_log_prob(self, x, z, *, context=None, mask=None) -> torch.Tensor:
+        """``log p(z_t | z_{<t}, x_{<t})`` per step, ``[batch, time]``, as the ELBO's prior computes it.
+
+        ``z: [batch, time, z_dim]``. Compared by the conformance kit with the densities recorded
+        while sampling (``state.z_log_prob``), so sampling and training use one prior.
+        """
+        self.require("latents")
+        x, mask, lengths, context = self.check_inputs(x, mask=mask, context=context)
+        return self._prior_log_prob(x, z.to(self.device), context, mask, lengths)
+
     def condition(self, x_prefix, *, context=None, mask=None) -> State:
         """The model's state after seeing ``x_prefix`` (one posterior/filtered sample per sequence)."""
         self.require("forecast")
@@ -290,6 +307,9 @@ class SequenceModel(nn.Module, abc.ABC):
 
     def _guide(self, x, context, mask):
         raise CapabilityError(type(self).__name__, "pyro", self.capabilities)
+
+    def _prior_log_prob(self, x, z, context, mask, lengths) -> torch.Tensor:
+        raise CapabilityError(type(self).__name__, "latents", self.capabilities, "implement _prior_log_prob")
 
     def _condition(self, x, context, mask, lengths) -> State:
         raise CapabilityError(type(self).__name__, "forecast", self.capabilities)

@@ -32,6 +32,7 @@ class ModelSpec:
     default_components: ``config -> {'decoder': …, 'agent': …}``, the components used when a user gives none
     version:            the plugin's version string (written into checkpoints)
     description:        one line for ``seqgen plugins``
+    test_config:        config overrides giving a tiny model (seconds on CPU) for the conformance kit
     """
 
     name: str
@@ -41,6 +42,7 @@ class ModelSpec:
     default_components: Callable[[Any], Mapping[str, Any]] = _no_components
     version: str = "0"
     description: str = ""
+    test_config: Mapping[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self):
         from .model import SequenceModel
