@@ -31,6 +31,8 @@ from .validation import check_sequence, lengths_from_mask
 # --- end components
 
 # --- gencore
+from .gencore import GenCore, Rollout
+from .sequence_distribution import SequenceDistribution
 # --- end gencore
 
 # --- registry
@@ -84,6 +86,9 @@ __all__ = [
     # --- components __all__
     # --- end components __all__
     # --- gencore __all__
+    "GenCore",
+    "Rollout",
+    "SequenceDistribution",
     # --- end gencore __all__
     # --- registry __all__
     # --- end registry __all__

@@ -253,7 +253,7 @@ class SequenceModel(nn.Module, abc.ABC):
     def distribution(self, num_steps: int, *, agent: Optional[Agent] = None, prefix=None, inputs=None):
         """A :class:`~seqgen.SequenceDistribution` over ``num_steps``-step sequences (DESIGN §3)."""
         self.require("generate")
-        from .gencore import SequenceDistribution
+        from .sequence_distribution import SequenceDistribution
 
         return SequenceDistribution(self, num_steps, agent=agent, prefix=prefix, inputs=inputs)
 
