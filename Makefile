@@ -1,0 +1,41 @@
+# seqgen — the two quick-start commands are `make demo` and `make test`; each installs first.
+# Installs go into .venv (created on first use) with torch pinned by constraints.txt, so an
+# unpinned dependency can never pull a multi-GB CUDA build. Re-running is a no-op unless a
+# pyproject.toml or constraints.txt changed (the stamp file .venv/.seqgen-installed).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+STAMP  := $(VENV)/.seqgen-installed
+THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install demo test test-fast bench bench-train bench-srnn bench-alternator bench-langevin \
+        quality quality-srnn quality-alternator quality-langevin quality-aae quality-play clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/seqgen demo --out runs/demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+bench: bench-train
+
+bench-train: install
+	$(PY) benchmarks/bench_train.py --threads $(THREADS)
+
+clean:
+	rm -rf runs .pytest_cache .hypothesis
