@@ -28,8 +28,8 @@ __all__ = [
 
 def format_shape(shape: Any) -> str:
     """Render a shape (tuple, ``torch.Size`` or list of names/ints) as ``(8, 50, 4)``."""
-    if isinstance(shape, str):
-        return shape
+    if isinstance(shape, (str, int)):
+        return str(shape)
     items = tuple(shape)
     if len(items) == 1:
         return f"({items[0]},)"
