@@ -28,6 +28,25 @@ from .train.objectives import GradientObjective, LocalRuleObjective, LossOutput,
 from .validation import check_sequence, lengths_from_mask
 
 # --- components (decoders, encoders, agents)
+from .components import (
+    MLP,
+    BernoulliDecoder,
+    BetaDecoder,
+    CategoricalDecoder,
+    ChainAgent,
+    ConstantAgent,
+    ConvEncoder,
+    EmbeddingEncoder,
+    FlattenEncoder,
+    GroupDecoder,
+    GroupDistribution,
+    HistoryAgent,
+    MLPEncoder,
+    NormalDecoder,
+    ObservationAgent,
+    OneHotEncoder,
+    PolicyAgent,
+)
 # --- end components
 
 # --- gencore
@@ -84,6 +103,23 @@ __all__ = [
     "check_sequence",
     "lengths_from_mask",
     # --- components __all__
+    "MLP",
+    "BernoulliDecoder",
+    "BetaDecoder",
+    "CategoricalDecoder",
+    "GroupDecoder",
+    "GroupDistribution",
+    "NormalDecoder",
+    "ConvEncoder",
+    "EmbeddingEncoder",
+    "FlattenEncoder",
+    "MLPEncoder",
+    "OneHotEncoder",
+    "ChainAgent",
+    "ConstantAgent",
+    "HistoryAgent",
+    "ObservationAgent",
+    "PolicyAgent",
     # --- end components __all__
     # --- gencore __all__
     "GenCore",

@@ -164,17 +164,18 @@ class SequenceModel(nn.Module, abc.ABC):
 
     def check_inputs(self, x, *, mask=None, context=None, argument: str = "x"):
         """Validate ``(x, mask, context)`` -> ``(x, mask, lengths, context)`` (see :func:`check_sequence`)."""
+        dec = getattr(self, "decoder", None)
         x, mask, lengths, context = check_sequence(
             x,
             obs_shape=self.obs_shape,
             discrete=self.obs_discrete,
-            support=self.obs_support,
+            # a decoder checks its own support with a message naming the bad value
+            support=self.obs_support if dec is None else constraints.real,
             mask=mask,
             context=context,
             input_dim=self.input_dim,
             argument=argument,
         )
-        dec = getattr(self, "decoder", None)
         if dec is not None:
             dec.check_values(x[mask], argument)
         return x.to(self.device), mask.to(self.device), lengths.to(self.device), None if context is None else context.to(self.device)
