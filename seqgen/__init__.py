@@ -55,6 +55,7 @@ from .sequence_distribution import SequenceDistribution
 # --- end gencore
 
 # --- registry
+from .registry import PluginInfo, available_models, list_plugins, load_model, load_spec, register, unregister
 # --- end registry
 
 # --- data
@@ -127,6 +128,13 @@ __all__ = [
     "SequenceDistribution",
     # --- end gencore __all__
     # --- registry __all__
+    "PluginInfo",
+    "available_models",
+    "list_plugins",
+    "load_model",
+    "load_spec",
+    "register",
+    "unregister",
     # --- end registry __all__
     # --- data __all__
     # --- end data __all__
