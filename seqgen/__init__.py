@@ -59,6 +59,18 @@ from .registry import PluginInfo, available_models, list_plugins, load_model, lo
 # --- end registry
 
 # --- data
+from .data import (
+    CharTextDataset,
+    CsvDataset,
+    LorenzDataset,
+    MNISTDataset,
+    NpzDataset,
+    PianoRollDataset,
+    SequenceDataset,
+    Vocabulary,
+    collate,
+    load_data,
+)
 # --- end data
 
 # --- train
@@ -137,6 +149,16 @@ __all__ = [
     "unregister",
     # --- end registry __all__
     # --- data __all__
+    "CharTextDataset",
+    "CsvDataset",
+    "LorenzDataset",
+    "MNISTDataset",
+    "NpzDataset",
+    "PianoRollDataset",
+    "SequenceDataset",
+    "Vocabulary",
+    "collate",
+    "load_data",
     # --- end data __all__
     # --- train __all__
     # --- end train __all__
