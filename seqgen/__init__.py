@@ -74,6 +74,7 @@ from .data import (
 # --- end data
 
 # --- train
+from .train import History, TrainConfig, TrainOps, seed_everything
 # --- end train
 
 __version__ = "0.1.0"
@@ -161,5 +162,9 @@ __all__ = [
     "load_data",
     # --- end data __all__
     # --- train __all__
+    "History",
+    "TrainConfig",
+    "TrainOps",
+    "seed_everything",
     # --- end train __all__
 ]

@@ -57,8 +57,32 @@ def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return close
 
 
+_MISSING = object()
+
+
+def _rebuild(cls, message, fields):
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(fields)
+    return err
+
+
 class SeqgenError(Exception):
-    """Base of every error seqgen raises on bad input or misuse."""
+    """Base of every error seqgen raises on bad input or misuse.
+
+    Subclasses take their fields positionally; called with a message alone (as Pyro does when it
+    re-raises an error from inside ``poutine.trace`` with shape information appended) they keep
+    that message and leave the other fields None. Errors pickle with their fields (for
+    ``torch.multiprocessing`` workers).
+    """
+
+    def _message_only(self, message: str, names: tuple) -> None:
+        for n in names:
+            setattr(self, n, None)
+        Exception.__init__(self, message)
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
 
 
 class ShapeError(SeqgenError, ValueError):
@@ -67,7 +91,9 @@ class ShapeError(SeqgenError, ValueError):
     Fields: ``argument``, ``expected``, ``actual``, ``fix``.
     """
 
-    def __init__(self, argument: str, expected: Any, actual: Any, fix: str | None = None):
+    def __init__(self, argument: str, expected: Any = _MISSING, actual: Any = _MISSING, fix: str | None = None):
+        if expected is _MISSING:
+            return self._message_only(argument, ("argument", "expected", "actual", "fix"))
         self.argument, self.expected, self.actual, self.fix = argument, expected, actual, fix
         super().__init__(shape_message(argument, expected, actual, fix))
 
@@ -78,7 +104,9 @@ class DataError(SeqgenError, ValueError):
     Fields: ``argument``, ``problem``, ``fix``.
     """
 
-    def __init__(self, argument: str, problem: str, fix: str | None = None):
+    def __init__(self, argument: str, problem: Any = _MISSING, fix: str | None = None):
+        if problem is _MISSING:
+            return self._message_only(argument, ("argument", "problem", "fix"))
         self.argument, self.problem, self.fix = argument, problem, fix
         msg = f"{argument}: {problem}"
         super().__init__(f"{msg}; {fix}" if fix else msg)
@@ -90,7 +118,9 @@ class ConfigError(SeqgenError, ValueError):
     Fields: ``key``, ``problem``, ``fix``. Messages read ``'lr' must be > 0 (got 0.0)``.
     """
 
-    def __init__(self, key: str, problem: str, fix: str | None = None):
+    def __init__(self, key: str, problem: Any = _MISSING, fix: str | None = None):
+        if problem is _MISSING:
+            return self._message_only(key, ("key", "problem", "fix"))
         self.key, self.problem, self.fix = key, problem, fix
         super().__init__(f"{problem}; {fix}" if fix else problem)
 
@@ -101,7 +131,9 @@ class PluginError(SeqgenError, ImportError):
     Fields: ``plugin`` (name), ``distribution`` (the installed package, when known), ``reason``.
     """
 
-    def __init__(self, plugin: str, reason: str, *, distribution: str | None = None):
+    def __init__(self, plugin: str, reason: Any = _MISSING, *, distribution: str | None = None):
+        if reason is _MISSING:
+            return self._message_only(plugin, ("plugin", "reason", "distribution"))
         self.plugin, self.reason, self.distribution = plugin, reason, distribution
         where = f" (from distribution {distribution!r})" if distribution else ""
         super().__init__(f"plugin {plugin!r}{where}: {reason}")
@@ -113,7 +145,9 @@ class CapabilityError(SeqgenError, NotImplementedError):
     Fields: ``model`` (class name), ``capability`` (the word needed), ``available``.
     """
 
-    def __init__(self, model: str, capability: str, available: Sequence[str], hint: str | None = None):
+    def __init__(self, model: str, capability: Any = _MISSING, available: Sequence[str] = (), hint: str | None = None):
+        if capability is _MISSING:
+            return self._message_only(model, ("model", "capability", "available"))
         self.model, self.capability, self.available = model, capability, tuple(sorted(available))
         msg = (
             f"{model} does not have capability {capability!r}; "
@@ -128,7 +162,9 @@ class CheckpointError(SeqgenError, ValueError):
     Fields: ``path``, ``problem``, ``fix``.
     """
 
-    def __init__(self, path: str, problem: str, fix: str | None = None):
+    def __init__(self, path: str, problem: Any = _MISSING, fix: str | None = None):
+        if problem is _MISSING:
+            return self._message_only(str(path), ("path", "problem", "fix"))
         self.path, self.problem, self.fix = str(path), problem, fix
         msg = f"checkpoint {self.path}: {problem}"
         super().__init__(f"{msg}; {fix}" if fix else msg)
@@ -140,7 +176,9 @@ class TrainingError(SeqgenError, RuntimeError):
     Fields: ``step``, ``term`` (the loss term or quantity at fault), ``value``.
     """
 
-    def __init__(self, step: int, term: str, value: Any, fix: str | None = None):
+    def __init__(self, step: Any, term: Any = _MISSING, value: Any = None, fix: str | None = None):
+        if term is _MISSING:
+            return self._message_only(str(step), ("step", "term", "value", "fix"))
         self.step, self.term, self.value, self.fix = step, term, value, fix
         msg = f"step {step}: {term} is {value}"
         super().__init__(f"{msg}; {fix}" if fix else msg)

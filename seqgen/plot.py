@@ -57,7 +57,7 @@ def plot_training_curves(metrics_jsonl, path, *, keys: Optional[Sequence[str]] =
                 raise DataError(str(metrics_jsonl), f"line {i + 1} is not JSON ({e.msg})", "remove the broken line") from None
     series: dict = {}
     for r in rows:
-        split = r.get("split", "train")
+        split = r.get("split", r.get("phase", "train"))  # TrainOps' metrics.jsonl names it "phase"
         for k, v in (r.get("metrics") or {}).items():
             if isinstance(v, (int, float)) and (keys is None or k in keys):
                 series.setdefault(k, {}).setdefault(split, []).append((r.get("step", 0), v))
