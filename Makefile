@@ -32,10 +32,39 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
-bench: bench-train
+# Benchmarks and quality runs print their figures (with the command, threads and machine);
+# they are not tests and are not part of `make test`.
+bench: bench-train bench-srnn bench-alternator bench-langevin
 
 bench-train: install
 	$(PY) benchmarks/bench_train.py --threads $(THREADS)
+
+bench-srnn: install
+	$(PY) plugins/seqgen-srnn/benchmarks/bench_srnn.py --threads $(THREADS)
+
+bench-alternator: install
+	$(PY) plugins/seqgen-alternator/benchmarks/bench_alternator.py --threads $(THREADS)
+
+bench-langevin: install
+	$(PY) plugins/seqgen-langevin/benchmarks/bench_langevin.py
+
+quality: quality-srnn quality-alternator quality-langevin quality-aae quality-play
+
+quality-srnn: install
+	$(PY) plugins/seqgen-srnn/benchmarks/quality_srnn.py
+
+quality-alternator: install
+	$(PY) plugins/seqgen-alternator/benchmarks/quality_alternator.py
+
+quality-langevin: install
+	$(PY) plugins/seqgen-langevin/benchmarks/quality_langevin.py
+
+quality-aae: install
+	$(PY) plugins/seqgen-aae/benchmarks/quality_aae.py
+
+quality-play: install
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[play]"
+	$(PY) benchmarks/quality_play.py
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

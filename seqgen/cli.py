@@ -34,6 +34,10 @@ PROG = "seqgen"
 #: command name -> module defining HELP, add_arguments(parser) and run(args); one line per command.
 COMMANDS: dict[str, str] = {
     "plugins": "seqgen.cli_plugins",
+    "train": "seqgen.cli_train",
+    "sample": "seqgen.cli_sample",
+    "evaluate": "seqgen.cli_evaluate",
+    "demo": "seqgen.demo",
 }
 
 

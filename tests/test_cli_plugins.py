@@ -135,7 +135,8 @@ def test_usage_help_and_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"seqgen {__version__}"
     assert main(["--help"]) == 0
-    assert all(name in capsys.readouterr().out for name in COMMANDS)
+    help_text = capsys.readouterr().out  # read once: a second readouterr() returns nothing
+    assert all(name in help_text for name in COMMANDS)
 
 
 def test_format_table_aligns_columns():
