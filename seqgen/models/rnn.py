@@ -6,7 +6,7 @@ Generative model, for ``t = 0 … T-1``::
     d_t = RNN(c_t, d_{t-1}),   d_{-1} = 0        (nn.GRU or nn.LSTM, ``num_layers`` deep)
     x_t ~ p(x | d_t)                             (the decoder: Bernoulli, Normal, Categorical, Beta)
 
-There are no latents, so the likelihood is exact:
+There are no latents, so the likelihood is exact (and the ELBO, with ``KL = 0``, equals it):
 ``log p(x) = Σ_{t observed} log p(x_t | d_t)`` — the recurrent language model of
 Mikolov et al. (2010), *Recurrent neural network based language model*, with vae-seq's agent
 supplying ``c_t``. Training uses the exact NLL (the base's ``objective()``).
@@ -33,7 +33,7 @@ import torch
 from .. import __version__
 from ..components.base import Agent, Decoder
 from ..config import Config, config, non_negative_int, one_of, positive_int
-from ..model import SequenceModel
+from ..model import ElboTerms, SequenceModel
 from ..spec import ModelSpec
 from ..state import State, state
 from .common import (
@@ -96,7 +96,7 @@ class RNNModel(SequenceModel):
     """
 
     config_cls = RNNConfig
-    capabilities = frozenset({"log_prob", "generate", "forecast", "impute", "pyro", "gradient"})
+    capabilities = frozenset({"log_prob", "elbo", "generate", "forecast", "impute", "pyro", "gradient"})
 
     def __init__(self, config: RNNConfig, *, decoder: Optional[Decoder] = None, agent: Optional[Agent] = None):
         super().__init__(config)
@@ -151,6 +151,11 @@ class RNNModel(SequenceModel):
     def _log_prob(self, x, context, mask, lengths) -> torch.Tensor:
         """``Σ_{t observed} log p(x_t | d_t)``: ``[batch]`` nats."""
         return masked_log_lik(self._obs_dist(x, context), x, mask)
+
+    def _elbo_terms(self, x, context, mask, lengths) -> ElboTerms:
+        """With no latents the bound is tight: ``elbo = log p(x)``, ``kl = 0`` (so ``elbo <= log_prob`` holds with equality)."""
+        lp = self._log_prob(x, context, mask, lengths)
+        return ElboTerms(log_lik=lp, kl=torch.zeros_like(lp))
 
     def _model(self, x, context, mask):
         """One observed site ``'x'``, batch ``[batch]``, event ``[time, *obs_shape]``, hidden steps masked."""
