@@ -163,7 +163,11 @@ class SequenceModel(nn.Module, abc.ABC):
             raise CapabilityError(type(self).__name__, capability, self.capabilities, hint)
 
     def check_inputs(self, x, *, mask=None, context=None, argument: str = "x"):
-        """Validate ``(x, mask, context)`` -> ``(x, mask, lengths, context)`` (see :func:`check_sequence`)."""
+        """Validate ``(x, mask, context)`` -> ``(x, mask, lengths, context)`` (see :func:`check_sequence`).
+
+        The returned tensors are on the model's device; ``x`` is long tokens for a discrete decoder
+        over scalars (text), otherwise floats of the model's dtype (bits included); ``context`` too.
+        """
         dec = getattr(self, "decoder", None)
         x, mask, lengths, context = check_sequence(
             x,
@@ -178,7 +182,11 @@ class SequenceModel(nn.Module, abc.ABC):
         )
         if dec is not None:
             dec.check_values(x[mask], argument)
-        return x.to(self.device), mask.to(self.device), lengths.to(self.device), None if context is None else context.to(self.device)
+        # the dtype components read: long tokens for a discrete decoder over scalars, else the model's floats
+        token = dec is not None and dec.is_discrete and len(dec.obs_shape) == 0
+        x = x.to(self.device, torch.long if token else self.dtype)
+        context = None if context is None else context.to(self.device, self.dtype)
+        return x, mask.to(self.device), lengths.to(self.device), context
 
     # ------------------------------------------------------------------ whole-sequence API
     def elbo(self, x, *, context=None, mask=None) -> torch.Tensor:

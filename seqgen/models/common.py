@@ -40,7 +40,6 @@ __all__ = [
     "default_components",
     "check_components",
     "check_context_t",
-    "coerce_observations",
     "reverse_padded",
     "steps_before",
     "masked_log_lik",
@@ -148,14 +147,6 @@ def check_context_t(context_t: Optional[torch.Tensor], batch: int, context_dim: 
         raise ShapeError("context_t", f"[batch={batch}, context_dim={context_dim}]", "None", "pass the agent's context c_t (GenCore does this)")
     if tuple(context_t.shape) != (batch, context_dim):
         raise ShapeError("context_t", f"[batch={batch}, context_dim={context_dim}]", tuple(context_t.shape), "pass one context row per sequence of the state")
-
-
-def coerce_observations(x: torch.Tensor, decoder: Decoder, dtype: torch.dtype) -> torch.Tensor:
-    """Validated ``x`` -> the dtype the components read: long tokens for a discrete decoder with
-    ``obs_shape == ()``, otherwise floats of the model's ``dtype`` (bits included)."""
-    if decoder.is_discrete and len(decoder.obs_shape) == 0:
-        return x.long()
-    return x.to(dtype)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,6 @@ from .common import (
     as_tuple,
     check_components,
     check_context_t,
-    coerce_observations,
     default_components,
     fill_hidden,
     layer_sizes,
@@ -159,11 +158,6 @@ class ISeqModel(SequenceModel):
         """``z_t ~ N(0, I)`` is reparameterisable, so this is the decoder's flag."""
         return bool(self.decoder.has_rsample)
 
-    def check_inputs(self, x, *, mask=None, context=None, argument: str = "x"):
-        """The base's checks, then ``x`` as long tokens or floats of the model's dtype."""
-        x, mask, lengths, context = super().check_inputs(x, mask=mask, context=context, argument=argument)
-        context = None if context is None else context.to(self.dtype)
-        return coerce_observations(x, self.decoder, self.dtype), mask, lengths, context
 
     # ------------------------------------------------------------------ per step
     def initial_state(self, batch_size: int) -> ISeqState:

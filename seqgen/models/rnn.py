@@ -43,7 +43,6 @@ from .common import (
     as_tuple,
     check_components,
     check_context_t,
-    coerce_observations,
     default_components,
     fill_hidden,
     layer_sizes,
@@ -119,11 +118,6 @@ class RNNModel(SequenceModel):
         """Reparameterisable when the decoder is (Normal, Beta): there are no latents to sample."""
         return bool(self.decoder.has_rsample)
 
-    def check_inputs(self, x, *, mask=None, context=None, argument: str = "x"):
-        """The base's checks, then ``x`` as long tokens or floats of the model's dtype."""
-        x, mask, lengths, context = super().check_inputs(x, mask=mask, context=context, argument=argument)
-        context = None if context is None else context.to(self.dtype)
-        return coerce_observations(x, self.decoder, self.dtype), mask, lengths, context
 
     # ------------------------------------------------------------------ per step
     def initial_state(self, batch_size: int) -> RNNState:
