@@ -77,6 +77,10 @@ from .data import (
 from .train import History, TrainConfig, TrainOps, seed_everything
 # --- end train
 
+# --- envs
+from .envs import EnvCore, EnvState, Episodes, OptionalDependencyError, policy_of, reinforce_loss, rollout, split_observation, with_policy
+# --- end envs
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -167,4 +171,15 @@ __all__ = [
     "TrainOps",
     "seed_everything",
     # --- end train __all__
+    # --- envs __all__
+    "EnvCore",
+    "EnvState",
+    "Episodes",
+    "OptionalDependencyError",
+    "policy_of",
+    "reinforce_loss",
+    "rollout",
+    "split_observation",
+    "with_policy",
+    # --- end envs __all__
 ]

@@ -1,0 +1,192 @@
+"""Speed of the SRNN plugin against a straightforward per-step PyTorch loop of the same sizes.
+
+Reference configuration (issue #4): x_dim 88 Bernoulli, T = 50, batch 32, d and a GRUs of 128,
+prior/posterior/decoder MLPs of 128, z of 16, one torch thread. Prints milliseconds per training
+step (forward, backward and an Adam step) and per generated sequence, for
+
+- ``seqgen-srnn``: ``SRNN.objective().loss_fn`` (the path TrainOps runs: input checks, one
+  ``nn.GRU`` kernel per deterministic layer, the fused ``z`` loop, the vectorised decoder), and
+- ``loop``: the same model written the obvious way, one Python loop over time with
+  ``nn.GRUCell``, ``torch.distributions`` and a per-step decoder (:class:`LoopSRNN` below).
+
+Timing: the two are measured in alternating rounds so that load from other processes hits both
+alike; each figure is the median (and minimum) of the rounds, in wall-clock milliseconds, plus
+the process CPU time per step. Run: ``python plugins/seqgen-srnn/benchmarks/bench_srnn.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+import seqgen
+import seqgen_srnn
+
+
+class LoopSRNN(nn.Module):
+    """The SRNN written step by step (the baseline): same sizes, same equations, no fusion."""
+
+    def __init__(self, x_dim=88, d_dim=128, a_dim=128, z_dim=16, hidden=128, min_scale=1e-3):
+        super().__init__()
+        self.z_dim, self.min_scale = z_dim, min_scale
+        self.d_cell = nn.GRUCell(x_dim, d_dim)
+        self.a_cell = nn.GRUCell(d_dim + x_dim, a_dim)
+        self.prior = nn.Sequential(nn.Linear(d_dim + z_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
+        self.post = nn.Sequential(nn.Linear(a_dim + z_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
+        self.dec = nn.Sequential(nn.Linear(z_dim + d_dim, hidden), nn.ReLU(), nn.Linear(hidden, x_dim))
+
+    def _gauss(self, net, inp):
+        loc, raw = net(inp).chunk(2, dim=-1)
+        return loc, F.softplus(raw) + self.min_scale
+
+    def loss(self, x):
+        """Negative ELBO per step, ``x: [batch, time, x_dim]``."""
+        batch, time, _ = x.shape
+        d = x.new_zeros(batch, self.d_cell.hidden_size)
+        ds = []
+        for t in range(time):
+            c = x[:, t - 1] if t > 0 else torch.zeros_like(x[:, 0])
+            d = self.d_cell(c, d)
+            ds.append(d)
+        a = x.new_zeros(batch, self.a_cell.hidden_size)
+        as_ = [None] * time
+        for t in reversed(range(time)):
+            a = self.a_cell(torch.cat([ds[t], x[:, t]], dim=-1), a)
+            as_[t] = a
+        z = x.new_zeros(batch, self.z_dim)
+        log_lik, kl = 0.0, 0.0
+        for t in range(time):
+            p_loc, p_scale = self._gauss(self.prior, torch.cat([ds[t], z], dim=-1))
+            m, q_scale = self._gauss(self.post, torch.cat([as_[t], z], dim=-1))
+            q, p = Normal(p_loc + m, q_scale), Normal(p_loc, p_scale)
+            z = q.rsample()
+            logits = self.dec(torch.cat([z, ds[t]], dim=-1))
+            log_lik = log_lik + Bernoulli(logits=logits).log_prob(x[:, t]).sum(-1)
+            kl = kl + kl_divergence(q, p).sum(-1)
+        return -(log_lik - kl).sum() / (batch * time)
+
+    @torch.no_grad()
+    def generate(self, batch, time):
+        d = self.d_cell.weight_hh.new_zeros(batch, self.d_cell.hidden_size)
+        z = d.new_zeros(batch, self.z_dim)
+        x_prev = d.new_zeros(batch, self.d_cell.input_size)
+        out = []
+        for _ in range(time):
+            d = self.d_cell(x_prev, d)
+            loc, scale = self._gauss(self.prior, torch.cat([d, z], dim=-1))
+            z = Normal(loc, scale).sample()
+            x_prev = Bernoulli(logits=self.dec(torch.cat([z, d], dim=-1))).sample()
+            out.append(x_prev)
+        return torch.stack(out, dim=1)
+
+
+def _timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _summary(samples, per):
+    walls = [w / per * 1e3 for w, _ in samples]
+    cpus = [c / per * 1e3 for _, c in samples]
+    return statistics.median(walls), min(walls), statistics.median(cpus)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=15, help="alternating timing rounds")
+    ap.add_argument("--steps", type=int, default=4, help="training steps per round")
+    ap.add_argument("--smoke", action="store_true", help="two tiny rounds (CI)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.steps = 2, 1
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    batch, time_steps, x_dim = 32, 50, 88
+    x = (torch.rand(batch, time_steps, x_dim) < 0.08).float()  # piano-roll-like density
+    data = seqgen.SeqBatch.from_tensor(x)
+
+    model = seqgen_srnn.SPEC.build(obs_dim=x_dim)  # the defaults are the reference sizes
+    objective = model.objective()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    base = LoopSRNN(x_dim)
+    base_opt = torch.optim.Adam(base.parameters(), lr=1e-3)
+    n_fused = sum(p.numel() for p in model.parameters())
+    n_loop = sum(p.numel() for p in base.parameters())
+
+    def train_fused():
+        for _ in range(args.steps):
+            opt.zero_grad(set_to_none=True)
+            objective.loss_fn(data, 1.0).loss.backward()
+            opt.step()
+
+    def train_loop():
+        for _ in range(args.steps):
+            base_opt.zero_grad(set_to_none=True)
+            base.loss(x).backward()
+            base_opt.step()
+
+    gen_dist = model.distribution(time_steps)
+
+    def gen_fused():
+        gen_dist.sample((batch,))
+
+    def gen_loop():
+        base.generate(batch, time_steps)
+
+    def gen_fused_one():
+        gen_dist.sample((1,))
+
+    def gen_loop_one():
+        base.generate(1, time_steps)
+
+    jobs = {
+        "train_fused": (train_fused, args.steps),
+        "train_loop": (train_loop, args.steps),
+        "gen_fused": (gen_fused, batch),
+        "gen_loop": (gen_loop, batch),
+        "gen1_fused": (gen_fused_one, 1),
+        "gen1_loop": (gen_loop_one, 1),
+    }
+    for fn, _ in jobs.values():  # warm-up
+        fn()
+    samples = {k: [] for k in jobs}
+    for _ in range(args.rounds):
+        for k, (fn, _) in jobs.items():
+            samples[k].append(_timed(fn))
+    res = {k: _summary(samples[k], per) for k, (_, per) in jobs.items()}
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
+    print("command:  python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])))
+    print(f"machine:  {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, torch {torch.__version__}, "
+          f"torch threads {torch.get_num_threads()}, load average {', '.join(f'{v:.2f}' if isinstance(v, float) else v for v in load)}")
+    print(f"config:   x_dim {x_dim} Bernoulli, T={time_steps}, batch {batch}, d/a GRUs 128, MLPs 128, z 16; "
+          f"parameters seqgen-srnn {n_fused}, loop {n_loop}")
+    print(f"timing:   {args.rounds} alternating rounds; wall-clock median (min) and CPU-time median, ms")
+    rows = [
+        ("training step (fwd+bwd+Adam)", "train_fused", "train_loop"),
+        ("generated sequence, batch of 32 (per seq)", "gen_fused", "gen_loop"),
+        ("generated sequence, batch of 1", "gen1_fused", "gen1_loop"),
+    ]
+    for label, a, b in rows:
+        fa, fb = res[a], res[b]
+        print(f"{label:44s} seqgen-srnn {fa[0]:8.2f} ({fa[1]:7.2f}) cpu {fa[2]:7.2f} | loop {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | speed-up x{fb[0] / fa[0]:.2f}")
+    goal_ms, goal_x = 35.0, 1.5
+    t = res["train_fused"][0]
+    print(f"goal:     <= {goal_ms} ms per training step: {'met' if t <= goal_ms else 'NOT met'} ({t:.1f} ms median, {res['train_fused'][1]:.1f} ms min); "
+          f">= {goal_x}x the loop: {'met' if res['train_loop'][0] / t >= goal_x else 'NOT met'} (x{res['train_loop'][0] / t:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
