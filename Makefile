@@ -54,7 +54,7 @@ quality-srnn: install
 	$(PY) plugins/seqgen-srnn/benchmarks/quality_srnn.py
 
 quality-alternator: install
-	$(PY) plugins/seqgen-alternator/benchmarks/quality_alternator.py
+	$(PY) plugins/seqgen-alternator/benchmarks/quality_alternator.py --out runs/quality_alternator
 
 quality-langevin: install
 	$(PY) plugins/seqgen-langevin/benchmarks/quality_langevin.py

@@ -103,11 +103,6 @@ class Alternator(seqgen.SequenceModel):
         """Both noises are additive Gaussians, so every step is reparameterisable."""
         return True
 
-    def check_inputs(self, x, *, mask=None, context=None, argument: str = "x"):
-        """The base's checks (masked steps zero-filled), then ``x`` in the model's dtype."""
-        x, mask, lengths, context = super().check_inputs(x, mask=mask, context=context, argument=argument)
-        return x.to(self.dtype), mask, lengths, context
-
     # ------------------------------------------------------------------ the schedule
     def coefficients(self, num_steps: int, *, like: torch.Tensor, start: int = 0):
         """``(√α_t, √(1−α_t−σ_z²))`` for steps ``start+1 … start+num_steps``: two ``[num_steps]`` tensors."""
