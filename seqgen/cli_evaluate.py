@@ -6,7 +6,7 @@ Every figure is ``Σ_sequences value / Σ observed steps`` (DESIGN "Units") and 
 figure              label       what
 ==================  ==========  ===============================================================
 ``nll``             exact       ``-log p(x)`` (capability ``log_prob``)
-``neg_elbo``        bound       ``-ELBO`` ≥ ``-log p(x)`` (capability ``elbo``)
+``neg_elbo``        bound       ``-ELBO`` ≥ ``-log p(x)`` (capability ``elbo``, when there is no exact ``log_prob``)
 ``neg_iwae_K``      bound       ``-IWAE_K`` with ``K`` particles (``--iwae K``; capability ``iwae``);
                                 an upper bound on ``-log p(x)`` in expectation, tighter as K grows
 ==================  ==========  ===============================================================
@@ -77,7 +77,7 @@ def evaluate_model(model, dataset, *, iwae: Optional[int] = None, batch_size: in
     terms = []  # (name, kind, batch -> [batch] nats to minimise)
     if "log_prob" in caps:
         terms.append(("nll", "exact", lambda b: -model.log_prob(b.x, context=b.inputs, mask=b.mask)))
-    if "elbo" in caps:
+    elif "elbo" in caps:  # a bound is only worth printing where no exact figure exists
         terms.append(("neg_elbo", "bound", lambda b: -model.elbo(b.x, context=b.inputs, mask=b.mask)))
     if iwae is not None:
         k = _positive(iwae, "--iwae")
