@@ -25,9 +25,10 @@ from torch import nn
 
 from ..components.agents import ObservationAgent
 from ..components.base import Agent, Decoder, Encoder
-from ..components.decoders import BernoulliDecoder, BetaDecoder, CategoricalDecoder, GroupDistribution, NormalDecoder
+from ..components.decoders import BernoulliDecoder, BetaDecoder, CategoricalDecoder, NormalDecoder
 from ..components.encoders import EmbeddingEncoder, FlattenEncoder, MLPEncoder, OneHotEncoder
 from ..errors import ConfigError, ShapeError
+from ..masking import fill_hidden
 
 __all__ = [
     "OBS_KINDS",
@@ -178,31 +179,6 @@ def masked_log_lik(dist: torch.distributions.Distribution, x: torch.Tensor, mask
     """
     lp = dist.log_prob(fill_hidden(dist, x, mask))  # [batch, time]
     return torch.where(mask, lp, lp.new_zeros(())).sum(1)
-
-
-def _safe_value(d: torch.distributions.Distribution, x: torch.Tensor) -> torch.Tensor:
-    """A value inside ``d``'s support shaped like ``x``: 0 for discrete parts, the mean otherwise."""
-    if isinstance(d, GroupDistribution):  # a concatenation: fill each part on its own slice
-        return torch.cat([_safe_value(p, x[..., s]) for p, s in zip(d.parts.values(), d.slices.values())], dim=-1)
-    if d.support.is_discrete:
-        return torch.zeros_like(x)
-    try:
-        return d.mean.detach().to(x.dtype)  # [batch, time, *obs]
-    except NotImplementedError:
-        return torch.zeros_like(x)
-
-
-def fill_hidden(dist: torch.distributions.Distribution, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``x`` with hidden steps (``mask == False``) set to an in-support value.
-
-    The base zero-fills hidden steps, but 0 sits on the edge of a Beta's support, where the
-    log-density is infinite and its gradient NaN even after masking (``0 * inf``); tokens and bits
-    keep 0, continuous observations take the distribution's mean (detached).
-    """
-    if bool(mask.all()):
-        return x
-    m = mask.reshape(mask.shape + (1,) * (x.dim() - 2))  # [batch, time, 1…]
-    return torch.where(m, x, _safe_value(dist, x))
 
 
 class Recurrence(nn.Module):

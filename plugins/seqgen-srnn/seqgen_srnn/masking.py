@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["reverse_within_length", "latent_steps", "fill_hidden"]
+__all__ = ["reverse_within_length", "latent_steps"]
 
 
 def reverse_within_length(u: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -28,20 +28,3 @@ def latent_steps(lengths: torch.Tensor, time: int) -> torch.Tensor:
     """``[time, N]`` bool, True at ``t < lengths[n]``: the steps whose latents count."""
     return torch.arange(time, device=lengths.device).unsqueeze(1) < lengths.unsqueeze(0)
 
-
-def fill_hidden(p: torch.distributions.Distribution, x: torch.Tensor, mask: torch.Tensor, *, discrete: bool) -> torch.Tensor:
-    """``x`` with hidden steps (``mask`` False) set to a value inside ``p``'s support.
-
-    ``x: [*, *obs]`` (``mask: [*]``), ``p`` with batch ``[*]``. Hidden steps are zero-filled by the
-    base, and 0 can sit on the edge of a support (a Beta's), where a log-density is infinite and
-    its gradient NaN even after masking (``0 · inf``). Tokens and bits keep 0; continuous values
-    take ``p``'s mean (detached, no random draw, so seeded runs stay aligned).
-    """
-    if discrete or bool(mask.all()):
-        return x
-    with torch.no_grad():
-        try:
-            fill = p.mean.to(x.dtype)
-        except NotImplementedError:
-            fill = p.sample().to(x.dtype)
-    return torch.where(mask.reshape(mask.shape + (1,) * (x.dim() - mask.dim())), x, fill)

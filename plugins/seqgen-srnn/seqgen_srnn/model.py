@@ -40,7 +40,9 @@ from .components import check_components, default_components
 from .config import SRNNConfig
 from .impute import posterior_impute
 from .inference import Inference
-from .masking import fill_hidden, latent_steps
+from seqgen.masking import fill_hidden
+
+from .masking import latent_steps
 from .transition import Chain, Transition
 
 __all__ = ["SRNN", "SRNNState"]
@@ -183,7 +185,7 @@ class SRNN(SequenceModel):
         """``Σ_{t observed} log p(x_t | z_t, d_t)``: ``x: [N, time, *obs]``, ``mask: [N, time]`` -> ``[N]``."""
         p = self.emission(chain.z, d)  # batch [time, N]
         m_tm = mask.t()  # [time, N]
-        lp = p.log_prob(fill_hidden(p, x.transpose(0, 1), m_tm, discrete=self.decoder.is_discrete))  # [time, N]
+        lp = p.log_prob(fill_hidden(p, x.transpose(0, 1), m_tm))  # [time, N]
         return torch.where(m_tm, lp, lp.new_zeros(())).sum(0)
 
     # ------------------------------------------------------------------ capability hooks

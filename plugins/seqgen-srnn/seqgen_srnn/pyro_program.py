@@ -27,7 +27,7 @@ from pyro.distributions import Normal
 
 from seqgen import lengths_from_mask
 
-from .masking import fill_hidden
+from seqgen.masking import fill_hidden
 
 __all__ = ["model", "guide"]
 
@@ -47,7 +47,7 @@ def model(srnn, x, context, mask):
             loc, scale = srnn.transition.prior(d[t], z)
             z = pyro.sample(f"z_{t}", Normal(loc, scale).to_event(1).mask(t < lengths))  # [batch, z_dim]
             p = srnn.decoder.dist_from(torch.cat([z, d[t]], dim=-1))  # batch [batch]
-            x_t = fill_hidden(p, x[:, t], mask[:, t], discrete=srnn.decoder.is_discrete)
+            x_t = fill_hidden(p, x[:, t], mask[:, t])
             pyro.sample(f"x_{t}", p.mask(mask[:, t]), obs=x_t)
 
 
