@@ -56,6 +56,9 @@ def _worker(rank, port, out):
             safetensors.torch.save_file(params_of(ops.model), os.path.join(out, f"{case}.safetensors"))
             with open(os.path.join(out, f"{case}.json"), "w") as f:
                 json.dump({"history": list(history), "evaluate": metrics}, f)
+    # Tear down together: a rank that destroys the gloo group while its peer is still writing
+    # can abort in gloo's threads ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
