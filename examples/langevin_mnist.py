@@ -16,8 +16,8 @@ Yu, Huang & Huang, "Neural Langevin Machine: a local asymmetric learning rule ca
 Writes PNGs to ``--out`` (and TrainOps' checkpoint and metrics there). ``--smoke`` runs every
 stage at toy sizes in seconds (CI); ``--load RUN_DIR`` skips training and uses a saved run (e.g.
 the ``--run-dir`` of ``plugins/seqgen-langevin/benchmarks/quality_langevin.py``). Unless
-``--no-warm-start``, training starts from ``model.init_from_data`` (``b`` and the chains from the
-data) rather than the original's zeros and noise.
+``--no-warm-start``, training starts from ``model.init_from_data`` (``b`` from the data) rather than
+the original's ``b = 0``.
 
     python examples/langevin_mnist.py --out runs/langevin_mnist            # ~20 min on 2 CPU cores
     python examples/langevin_mnist.py --smoke --out /tmp/langevin_smoke
@@ -44,16 +44,16 @@ def parse(argv=None):
     p.add_argument("--data-dir", type=Path, default=DATA, help="directory with the MNIST idx files")
     p.add_argument("--digits", type=int, nargs="+", default=[1, 3, 6])
     p.add_argument("--out", type=Path, default=Path("runs/langevin_mnist"))
-    p.add_argument("--steps", type=int, default=1200, help="learning updates")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=2000, help="learning updates")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
+    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--chains", type=int, default=10, help="chains generated from noise")
     p.add_argument("--gen-steps", type=int, default=1000, help="Langevin steps of the generated trajectories")
     p.add_argument("--frames", type=int, default=8, help="time points shown in the image grid")
     p.add_argument("--neuron", type=int, default=14 * 28 + 14, help="the neuron (pixel) whose activity is plotted")
     p.add_argument("--relax-steps", type=int, default=1000, help="noise-free steps from each final sample to its fixed point")
-    p.add_argument("--no-warm-start", action="store_true", help="start b and the chains as the original (zeros, noise)")
+    p.add_argument("--no-warm-start", action="store_true", help="start b at zero as the original (no model.init_from_data)")
     p.add_argument("--load", type=Path, default=None, help="a TrainOps run directory to load instead of training")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="LangevinConfig overrides")
     p.add_argument("--seed", type=int, default=0)
@@ -81,14 +81,14 @@ def train_or_load(args, train):
         return TrainOps.load_model(args.load)
     seed_everything(args.seed)
     model = lv.SPEC.build(lv.LangevinConfig().with_overrides(args.set))
-    if not args.no_warm_start:  # b zeroes the data's mean residual; the chains start at data samples
+    if not args.no_warm_start:  # b zeroes the data's mean residual; the chains still start from noise
         model.init_from_data(torch.stack([train[i].x[0] for i in range(len(train))]))
     config = lv.train_config(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=None,
                              max_steps=args.steps, seed=args.seed, out_dir=str(args.out), log_every=max(1, args.steps // 50),
                              progress="off")  # fmt: skip
     ops = TrainOps(model, config, model_name=lv.SPEC.name, model_version=lv.SPEC.version)
     history = ops.fit(train)
-    print(f"trained {args.steps} updates; last |energy gap| {history.losses[-1]:.3f}")
+    print(f"trained {args.steps} updates; last contrastive gap {history.losses[-1]:.3f}")
     print(f"  {plot_training_curves(args.out / 'metrics.jsonl', args.out / 'training.png')}")
     return model
 

@@ -38,7 +38,7 @@ def test_classifier_confidence():
     labels = torch.arange(10).repeat(20)
     x = centres[labels] + 0.05 * torch.rand(200, 16, generator=g)
     torch.manual_seed(0)
-    clf = DigitClassifier(16).fit(x, labels, l2=0.0, iterations=100)
+    clf = DigitClassifier(16).fit(x, labels, l2=0.0, iterations=50)
     assert clf.accuracy(x, labels) == 1.0  # separable
     assert clf.confident_share(centres[[1, 3, 6]], [1, 3, 6]) == 1.0
     assert clf.confident_share(centres[[0, 2]], [1, 3, 6]) == 0.0  # confident, but not a trained digit

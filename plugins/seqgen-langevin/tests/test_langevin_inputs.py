@@ -100,5 +100,11 @@ def test_record_steps_must_lie_in_the_run():
     model = SPEC.build(**SPEC.test_config)
     with pytest.raises(seqgen.ConfigError, match="record_at"):
         model.sample_chains(2, 5, record_at=(0, 6))
+    with pytest.raises(seqgen.ConfigError, match="'num_chains' must be an integer >= 1"):
+        model.sample_chains(0, 5)
+    with pytest.raises(seqgen.ConfigError, match="'temperature' must be >= 0"):
+        model.sample_chains(2, 5, temperature=-1.0)
+    with pytest.raises(seqgen.ShapeError, match=r"x0: expected \[batch=2"):
+        model.sample_chains(2, 5, x0=torch.zeros(3, 6))
     x, snaps, traces = model.sample_chains(2, 5, record_at=(5,), trace_neurons=torch.tensor([0]))
     assert torch.equal(snaps[0], x) and traces.shape == (6, 2, 1) and math.isfinite(float(x.sum()))

@@ -99,7 +99,7 @@ def test_warm_start_from_data():
     torch.manual_seed(0)
     model = _model(num_model_chains=40)
     x = _gaussian_batch(200, seed=7).x[:, 0]  # [200, 3]
-    model.init_from_data(x)
+    model.init_from_data(x, chains=True)
     with torch.no_grad():
         residual = x - (torch.tanh(x) @ model.J.T + model.b)
     torch.testing.assert_close(residual.mean(0), torch.zeros(3), atol=1e-6, rtol=0)  # ⟨r⟩_data = 0
