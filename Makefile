@@ -46,7 +46,7 @@ bench-alternator: install
 	$(PY) plugins/seqgen-alternator/benchmarks/bench_alternator.py --threads $(THREADS)
 
 bench-langevin: install
-	$(PY) plugins/seqgen-langevin/benchmarks/bench_langevin.py
+	$(PY) plugins/seqgen-langevin/benchmarks/bench_langevin.py --threads $(THREADS)
 
 quality: quality-srnn quality-alternator quality-langevin quality-aae quality-play
 
@@ -57,7 +57,7 @@ quality-alternator: install
 	$(PY) plugins/seqgen-alternator/benchmarks/quality_alternator.py --out runs/quality_alternator
 
 quality-langevin: install
-	$(PY) plugins/seqgen-langevin/benchmarks/quality_langevin.py
+	$(PY) plugins/seqgen-langevin/benchmarks/quality_langevin.py --threads $(THREADS) --out runs/quality_langevin/samples.png --run-dir runs/quality_langevin
 
 quality-aae: install
 	$(PY) plugins/seqgen-aae/benchmarks/quality_aae.py

@@ -19,7 +19,7 @@ the ``--run-dir`` of ``plugins/seqgen-langevin/benchmarks/quality_langevin.py``)
 ``--no-warm-start``, training starts from ``model.init_from_data`` (``b`` from the data) rather than
 the original's ``b = 0``.
 
-    python examples/langevin_mnist.py --out runs/langevin_mnist            # ~20 min on 2 CPU cores
+    python examples/langevin_mnist.py --out runs/langevin_mnist            # ~14 CPU-minutes of training
     python examples/langevin_mnist.py --smoke --out /tmp/langevin_smoke
 """
 
@@ -46,7 +46,7 @@ def parse(argv=None):
     p.add_argument("--out", type=Path, default=Path("runs/langevin_mnist"))
     p.add_argument("--steps", type=int, default=2000, help="learning updates")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--chains", type=int, default=10, help="chains generated from noise")
     p.add_argument("--gen-steps", type=int, default=1000, help="Langevin steps of the generated trajectories")
@@ -78,6 +78,8 @@ def _plt():
 def train_or_load(args, train):
     """A trained LangevinMachine: TrainOps on ``train`` (checkpoint and metrics in ``--out``), or ``--load``."""
     if args.load is not None:
+        if (args.load / "metrics.jsonl").is_file():
+            print(f"  {plot_training_curves(args.load / 'metrics.jsonl', args.out / 'training.png')}")
         return TrainOps.load_model(args.load)
     seed_everything(args.seed)
     model = lv.SPEC.build(lv.LangevinConfig().with_overrides(args.set))
@@ -127,7 +129,7 @@ def plot_neuron(traces, dt, neuron, path):
     for c in range(traces.shape[1]):
         a1.plot(t.numpy(), traces[:, c].numpy(), lw=0.7)
         a2.plot(t.numpy(), torch.tanh(traces[:, c]).numpy(), lw=0.7)
-    a1.set(ylabel=f"x_{{{neuron}}}", title=f"neuron {neuron} during generation (one line per chain)")
+    a1.set(ylabel=f"$x_{{{neuron}}}$", title=f"neuron {neuron} during generation (one line per chain)")
     a2.set(ylabel="tanh(x)", xlabel="time (t = step · Δt)")
     return _save(plt, fig, path)
 

@@ -45,7 +45,7 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, default=2000, help="learning updates (one minibatch each)")
     p.add_argument("--eval-every", type=int, default=250, help="updates between progress reports (quality of the PCD chains)")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--weight-decay", type=float, default=2e-6)
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--gen-steps", type=int, default=1000, help="Langevin steps from pure noise for the final samples")
