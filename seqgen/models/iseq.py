@@ -158,7 +158,6 @@ class ISeqModel(SequenceModel):
         """``z_t ~ N(0, I)`` is reparameterisable, so this is the decoder's flag."""
         return bool(self.decoder.has_rsample)
 
-
     # ------------------------------------------------------------------ per step
     def initial_state(self, batch_size: int) -> ISeqState:
         """Zero decoder state; ``z = 0``, ``z_log_prob = 0`` until the first step."""

@@ -118,7 +118,6 @@ class RNNModel(SequenceModel):
         """Reparameterisable when the decoder is (Normal, Beta): there are no latents to sample."""
         return bool(self.decoder.has_rsample)
 
-
     # ------------------------------------------------------------------ per step
     def initial_state(self, batch_size: int) -> RNNState:
         """Zero RNN state, ``h (, c): [batch, num_layers, hidden]``, on the model's device/dtype."""
