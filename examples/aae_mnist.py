@@ -67,7 +67,7 @@ def model_config(args, prior: str) -> aae.AAEConfig:
         hidden=256, decoder_hidden=(512,), disc_hidden=(256, 256),
         prior=prior, prior_scale=PRIOR_SCALE[prior], num_components=10, label_conditioned=(prior == "mixture"),
         adversarial=args.adversarial,
-        lr_reconstruction=1e-3, lr_discriminator=1e-3, lr_generator=2e-3,
+        lr_reconstruction=1e-3, lr_discriminator=1e-3, lr_generator=5e-4,
     )  # fmt: skip
     return base.with_overrides(args.set)
 

@@ -82,7 +82,7 @@ def mnist(args) -> dict:
     model = aae.SPEC.build(
         obs_dim=784, obs="bernoulli", z_dim=8, context="none", embed_dim=256, encoder_hidden=(512,), encoder_rnn=256,
         code_hidden=(256,), hidden=256, decoder_hidden=(512,), disc_hidden=(256, 256),
-        lr_reconstruction=1e-3, lr_discriminator=1e-3, lr_generator=2e-3,
+        lr_reconstruction=1e-3, lr_discriminator=1e-3, lr_generator=2e-4,
     )  # fmt: skip
     model, seconds = _train(model, train, args, args.mnist_epochs, 100)
     with torch.no_grad():

@@ -4,7 +4,7 @@ On every minibatch TrainOps runs, in order, each with its own optimizer over its
 
 1. ``reconstruction`` (encoder + decoder + agent, ``lr_reconstruction``)::
 
-       L_rec = -(1/N) Σ_b Σ_{t observed} log p(x_{b,t} | d_{b,t}),   z_b = enc(x_b)
+       L_rec = -(1/N) Σ_b Σ_{t observed} log p(x_{b,t} | d_{b,t}, z_b),   z_b = enc(x_b)
 
    in nats per observed step (``N`` observed steps in the batch).
 2. ``discriminator`` (discriminator, ``lr_discriminator``), prior samples real, codes fake::

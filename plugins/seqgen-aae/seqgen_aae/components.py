@@ -1,7 +1,8 @@
 """The AAE's default components (decoder, agent, prior) and the check that user-given ones fit.
 
-- decoder ``p(x_t | d_t)``: ``BernoulliDecoder`` / ``NormalDecoder`` (learned or fixed ``σ``) /
-  ``BetaDecoder`` from ``config.obs``, reading the decoder GRU state (``in_dim = config.hidden``);
+- decoder ``p(x_t | [d_t, z])``: ``BernoulliDecoder`` / ``NormalDecoder`` (learned or fixed ``σ``) /
+  ``BetaDecoder`` from ``config.obs``, reading the decoder GRU state and the code
+  (``in_dim = config.hidden + config.z_dim``);
 - agent: ``ObservationAgent`` (``c_t = [enc(x_{t-1}), inputs_t]``) for ``context='observation'``,
   ``ConstantAgent`` (``c_t = inputs_t``, often empty) for ``context='none'``;
 - code_prior: the registry's prior named by ``config.prior`` (:func:`~seqgen_aae.priors.make_prior`).
@@ -23,13 +24,14 @@ __all__ = ["default_components", "make_decoder", "make_agent", "check_components
 
 
 def make_decoder(config) -> Decoder:
-    """The decoder ``config.obs`` names, ``[*, hidden] -> p(x | d)`` over ``obs_dim`` values."""
+    """The decoder ``config.obs`` names, ``[*, hidden + z_dim] -> p(x | d, z)`` over ``obs_dim`` values."""
+    in_dim = config.hidden + config.z_dim
     if config.obs == "bernoulli":
-        return seqgen.BernoulliDecoder(config.hidden, config.obs_dim, hidden=config.decoder_hidden)
+        return seqgen.BernoulliDecoder(in_dim, config.obs_dim, hidden=config.decoder_hidden)
     if config.obs == "normal":
         scale = "learned" if config.obs_scale is None else config.obs_scale
-        return seqgen.NormalDecoder(config.hidden, config.obs_dim, hidden=config.decoder_hidden, scale=scale)
-    return seqgen.BetaDecoder(config.hidden, config.obs_dim, hidden=config.decoder_hidden)
+        return seqgen.NormalDecoder(in_dim, config.obs_dim, hidden=config.decoder_hidden, scale=scale)
+    return seqgen.BetaDecoder(in_dim, config.obs_dim, hidden=config.decoder_hidden)
 
 
 def make_agent(config) -> Agent:
@@ -53,8 +55,9 @@ def check_components(config, *, decoder: Decoder, agent: Agent, code_prior: Prio
         if not isinstance(comp, cls):
             where = "seqgen" if cls is not Prior else "seqgen_aae"
             raise ConfigError(name, f"{name}: expected a {where}.{cls.__name__}, got {type(comp).__name__}", f"pass a {where}.{cls.__name__} instance, or None for the default")
-    if int(decoder.in_dim) != config.hidden:
-        raise ShapeError("decoder", f"in_dim={config.hidden} (the decoder GRU's width, config.hidden)", f"in_dim={decoder.in_dim}", f"build the decoder with in_dim={config.hidden}")
+    in_dim = config.hidden + config.z_dim
+    if int(decoder.in_dim) != in_dim:
+        raise ShapeError("decoder", f"in_dim={in_dim} (config.hidden + config.z_dim: the GRU state and the code)", f"in_dim={decoder.in_dim}", f"build the decoder with in_dim={in_dim}")
     want = torch.Size((config.obs_dim,))
     if tuple(decoder.obs_shape) != tuple(want):
         raise ShapeError("decoder", f"obs_shape {tuple(want)} (config.obs_dim={config.obs_dim})", f"obs_shape {tuple(decoder.obs_shape)}", "make config.obs_dim match the decoder")

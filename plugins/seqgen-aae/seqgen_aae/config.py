@@ -67,9 +67,9 @@ class AAEConfig(seqgen.Config):
 
     Observations and decoder
       obs_dim:        width of one step's observation (784 for a flat MNIST image, 28 for a row)
-      obs:            ``'bernoulli' | 'normal' | 'beta'``: the default decoder ``p(x_t | d_t)``
+      obs:            ``'bernoulli' | 'normal' | 'beta'``: the default decoder ``p(x_t | [d_t, z])``
       obs_scale:      ``obs='normal'`` only: a fixed standard deviation, or None to learn it
-      hidden:         width of the decoder GRU state ``d_t`` (the decoder's ``in_dim``)
+      hidden:         width of the decoder GRU state ``d_t`` (the decoder's ``in_dim`` is ``hidden + z_dim``)
       decoder_hidden: hidden layer widths of the decoder head ``d_t -> p(x_t | d_t)``
       context:        ``'observation'``: the decoder reads ``c_t = enc(x_{t-1})`` (an
                       ObservationAgent); ``'none'``: only the code (ConstantAgent)
@@ -126,7 +126,7 @@ class AAEConfig(seqgen.Config):
 
     lr_reconstruction: float = attrs.field(default=1e-3, validator=positive)
     lr_discriminator: float = attrs.field(default=1e-3, validator=positive)
-    lr_generator: float = attrs.field(default=2e-3, validator=positive)
+    lr_generator: float = attrs.field(default=2e-4, validator=positive)
     adversarial_betas: tuple = attrs.field(default=(0.5, 0.999), converter=_as_tuple, validator=_betas)
 
     def __attrs_post_init__(self):

@@ -6,14 +6,18 @@ Generative model (one code per sequence, drawn once)::
 
     z   ~ p(z)                                   any prior that can be sampled (seqgen_aae.priors)
     d_t = GRU([c_t, z], d_{t-1}),  d_{-1} = 0    c_t: the agent's context (default enc(x_{t-1}))
-    x_t ~ p(x | d_t)                             a seqgen decoder
+    x_t ~ p(x | [d_t, z])                        a seqgen decoder (in_dim = hidden + z_dim)
+
+The decoder reads the code directly as well as through the GRU, so no recurrent gate can cut the
+code off from the output (on a one-step sequence an update gate that stays shut would give
+``d_0 = (1 - u) ⊙ n ≈ 0`` whatever ``z`` is).
 
 Encoder ``q(z | x)``: a GRU reads the whole sequence, its final state gives the code
 (deterministic, Gaussian or universal; :mod:`seqgen_aae.networks`). Training matches the
 *aggregated posterior* ``q(z) = E_x[q(z | x)]`` to ``p(z)`` with a discriminator instead of a KL
 term, in three phases per minibatch (:mod:`seqgen_aae.adversarial`):
 
-    reconstruction:  min_{enc, dec}  -(1/N) Σ_b Σ_{t observed} log p(x_{b,t} | d_{b,t}(z_b)),  z_b = enc(x_b)
+    reconstruction:  min_{enc, dec}  -(1/N) Σ_b Σ_{t observed} log p(x_{b,t} | d_{b,t}, z_b),  z_b = enc(x_b)
     discriminator:   min_D  -E_{p(z)} log D(z) - E_{q(z)} log(1 - D(z))
     generator:       min_enc -E_{q(z)} log D(z)                        (the non-saturating GAN loss)
 
@@ -130,7 +134,7 @@ class AAEModel(seqgen.SequenceModel):
         return self._start(self.sample_codes(batch_size))
 
     def prior_step(self, state: AAEState, context_t: Optional[torch.Tensor]):
-        """``d_t = GRU([c_t, z], d_{t-1})``; returns ``p(x_t | d_t)`` (batch ``[batch]``) and the state."""
+        """``d_t = GRU([c_t, z], d_{t-1})``; returns ``p(x_t | [d_t, z])`` (batch ``[batch]``) and the state."""
         batch, width = state.h.shape[0], self.dec_rnn.input_size - self.config.z_dim
         if context_t is None and width == 0:
             context_t = state.z.new_zeros(batch, 0)
@@ -141,7 +145,7 @@ class AAEModel(seqgen.SequenceModel):
         d, h = self.dec_rnn(u, state.h.unsqueeze(0).contiguous())  # d: [batch, 1, hidden], h: [1, batch, hidden]
         z_log_prob = state.code_log_prob if state.step == 0 else torch.zeros_like(state.code_log_prob)
         new = attrs.evolve(state, h=h[0], z_log_prob=z_log_prob, step=state.step + 1)
-        return self.decoder.dist_from(d[:, 0]), new
+        return self.decoder.dist_from(torch.cat([d[:, 0], state.z], dim=-1)), new
 
     def observe(self, state: AAEState, x_t: torch.Tensor) -> AAEState:
         """Unchanged: ``x_t`` reaches the decoder through the agent's next context."""
@@ -154,14 +158,14 @@ class AAEModel(seqgen.SequenceModel):
         return self.prior.squash(raw), extras
 
     def _decoder_dist(self, x, context, z) -> torch.distributions.Distribution:
-        """Teacher-forced ``p(x_t | d_t)`` for every step, batch ``[batch, time]``."""
+        """Teacher-forced ``p(x_t | [d_t, z])`` for every step, batch ``[batch, time]``."""
         c = self.agent.contexts(x, inputs=context).to(z.dtype)  # [batch, time, context_dim]
-        u = torch.cat([c, z.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)  # [batch, time, context_dim + z_dim]
-        d, _ = self.dec_rnn(u)  # [batch, time, hidden]
-        return self.decoder.dist_from(d)
+        zs = z.unsqueeze(1).expand(-1, x.shape[1], -1)  # [batch, time, z_dim]
+        d, _ = self.dec_rnn(torch.cat([c, zs], dim=-1))  # [batch, time, hidden]
+        return self.decoder.dist_from(torch.cat([d, zs], dim=-1))  # reads [batch, time, hidden + z_dim]
 
     def _log_lik(self, x, context, mask, z) -> torch.Tensor:
-        """``Σ_{t observed} log p(x_t | d_t)`` per sequence, ``[batch]``.
+        """``Σ_{t observed} log p(x_t | [d_t, z])`` per sequence, ``[batch]``.
 
         Hidden steps are first set to a value inside the support (0 for bits, the detached mean
         otherwise), so a Beta decoder's infinite density at 0 cannot leak a NaN into the gradient.
@@ -195,7 +199,7 @@ class AAEModel(seqgen.SequenceModel):
 
     # ------------------------------------------------------------------ public extras
     def reconstruct(self, x, *, context=None, mask=None) -> torch.Tensor:
-        """``E[x_t | d_t]`` with ``z = enc(x)`` and teacher forcing: ``[batch, time, *obs_shape]``.
+        """``E[x_t | d_t, z]`` with ``z = enc(x)`` and teacher forcing: ``[batch, time, *obs_shape]``.
 
         This is what the reconstruction phase fits; for images (one step) it is the decoded code.
         """

@@ -3,17 +3,21 @@
 Encoder (one code per sequence; Makhzani et al. 2016, §2, the three choices of ``q(z | x)``)::
 
     e_t = LayerNorm(MLP(x_t))                         per-step features      [batch, time, embed_dim]
-    h   = GRU([e_t, inputs_t, mask_t]) at t = L - 1   the sequence summary   [batch, rnn_hidden]
-    deterministic:  z = f(h)
-    gaussian:       [μ, s] = f(h),  z = μ + σ ⊙ ε,  σ = softplus(s) + 1e-4,  ε ~ N(0, I)
-    universal:      z = f([h, η]),  η ~ N(0, I)   (noise as an input; ``f`` has hidden layers)
+    h   = GRU([e_t, inputs_t, mask_t]) at t = L - 1   the recurrent summary  [batch, rnn_hidden]
+    ē   = Σ_t mask_t e_t / Σ_t mask_t                 the mean feature       [batch, embed_dim]
+    s   = [h, ē]                                      the sequence summary
+    deterministic:  z = f(s)
+    gaussian:       [μ, s'] = f(s),  z = μ + σ ⊙ ε,  σ = softplus(s') + 1e-4,  ε ~ N(0, I)
+    universal:      z = f([s, η]),  η ~ N(0, I)   (noise as an input; ``f`` has hidden layers)
 
 ``L`` is each sequence's length (its last observed step + 1), read with ``pack_padded_sequence``, so
 right-padding never reaches the code; ``mask_t`` tells a hidden step inside a sequence from a zero.
 The layer norm (Ba et al. 2016) keeps the GRU's inputs at unit scale whatever the size of the
 MLP's weights: unbounded features of a 784-pixel image saturate the GRU's gates (a squashing
 nonlinearity instead saturates itself once adversarial updates grow the weights), and a saturated
-encoder gives every image the same summary, so the same code.
+encoder gives every image the same summary, so the same code. The mean feature ``ē`` is a path
+from the data to the code that no recurrent gate can close: on one-step sequences (flat images) an
+update gate that learns to stay shut (``h = (1 - u) ⊙ n ≈ 0``) otherwise starves the code.
 
 Discriminator: ``D(z, y) = σ(ℓ(z, y))`` with ``ℓ`` an MLP of ReLU hidden layers and a *linear* output
 unit, trained with binary cross-entropy on the logit ``ℓ`` (``BCEWithLogits``) — no sigmoid after a
@@ -63,21 +67,24 @@ class SequenceEncoder(nn.Module):
         (obs_dim,) = tuple(obs_shape)
         self.features = nn.Sequential(MLP(obs_dim, embed_dim, hidden=tuple(feature_hidden)), nn.LayerNorm(embed_dim))
         self.rnn = nn.GRU(embed_dim + input_dim + 1, rnn_hidden, batch_first=True)
-        head_in = rnn_hidden + (noise_dim if kind == "universal" else 0)
+        head_in = rnn_hidden + embed_dim + (noise_dim if kind == "universal" else 0)
         self.head = MLP(head_in, z_dim * (2 if kind == "gaussian" else 1), hidden=tuple(code_hidden))
 
     def summary(self, x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, inputs: Optional[torch.Tensor]) -> torch.Tensor:
-        """The GRU's state after step ``lengths - 1`` of each sequence: ``[batch, rnn_hidden]``."""
+        """``s = [h, ē]``: the GRU's state after step ``lengths - 1`` and the mean feature over observed
+        steps, ``[batch, rnn_hidden + embed_dim]``."""
         e = self.features(x)  # [batch, time, embed_dim]
-        parts = [e] + ([] if inputs is None else [inputs.to(e.dtype)]) + [mask.unsqueeze(-1).to(e.dtype)]
+        m = mask.unsqueeze(-1).to(e.dtype)  # [batch, time, 1]
+        parts = [e] + ([] if inputs is None else [inputs.to(e.dtype)]) + [m]
         u = torch.cat(parts, dim=-1)  # [batch, time, embed_dim + input_dim + 1]
         packed = nn.utils.rnn.pack_padded_sequence(u, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, h = self.rnn(packed)  # [1, batch, rnn_hidden], rows in the original order
-        return h[0]
+        mean = (e * m).sum(1) / m.sum(1).clamp_min(1)  # [batch, embed_dim]
+        return torch.cat([h[0], mean], dim=-1)
 
     def forward(self, x, mask, lengths, inputs=None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """``(z: [batch, z_dim], extras)``; ``extras`` holds ``z_loc``/``z_scale`` for the Gaussian encoder."""
-        h = self.summary(x, mask, lengths, inputs)  # [batch, rnn_hidden]
+        h = self.summary(x, mask, lengths, inputs)  # [batch, rnn_hidden + embed_dim]
         if self.kind == "deterministic":
             return self.head(h), {}
         if self.kind == "gaussian":

@@ -41,7 +41,7 @@ def test_mismatched_image_size_is_a_shape_error():
     with pytest.raises(ShapeError, match=r"expected \[batch, time, 784\], got \(2, 1, 1024\)"):
         model.reconstruct(torch.zeros(2, 1, 1024))
     with pytest.raises(ShapeError, match="obs_shape"):
-        AAEModel(SPEC.make_config(**{**TINY, "obs_dim": 5}), decoder=seqgen.NormalDecoder(8, 4))
+        AAEModel(SPEC.make_config(**{**TINY, "obs_dim": 5}), decoder=seqgen.NormalDecoder(10, 4))
     with pytest.raises(ShapeError, match="z_dim=2"):
         AAEModel(SPEC.make_config(**TINY), code_prior=GaussianPrior(3))
 
