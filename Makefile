@@ -60,7 +60,7 @@ quality-langevin: install
 	$(PY) plugins/seqgen-langevin/benchmarks/quality_langevin.py --threads $(THREADS) --out runs/quality_langevin/samples.png --run-dir runs/quality_langevin
 
 quality-aae: install
-	$(PY) plugins/seqgen-aae/benchmarks/quality_aae.py
+	$(PY) plugins/seqgen-aae/benchmarks/quality_aae.py --threads $(THREADS) --json runs/aae_quality.json
 
 quality-play: install
 	$(VENV)/bin/pip install -q -c constraints.txt -e ".[play]"

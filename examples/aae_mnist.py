@@ -13,7 +13,7 @@ first 8,000 images of the MNIST 10k file train, the last 2,000 are held out. For
 With ``--prior mixture`` each digit's prior samples come from its own component (the discriminator
 also reads the one-hot label), so each class takes its own petal of the mixture.
 
-    python examples/aae_mnist.py --out runs/aae_mnist                 # both priors, ~15 min on 2 CPU cores
+    python examples/aae_mnist.py --out runs/aae_mnist                 # both priors, ~8 min on 2 CPU cores
     python examples/aae_mnist.py --prior gaussian --adversarial false # a plain autoencoder, for contrast
     python examples/aae_mnist.py --smoke --out /tmp/aae_mnist_smoke   # every stage at toy sizes (CI)
 """

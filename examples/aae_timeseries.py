@@ -13,7 +13,7 @@ drawn once, then the decoder run through ``GenCore`` — and plotted against hel
 Prints the squared MMD between generated and held-out sequences (``seqgen.metrics.mmd``; 0 is a
 perfect match) and writes PNGs under ``--out``.
 
-    python examples/aae_timeseries.py --out runs/aae_timeseries            # both data sets, ~10 min on 2 CPU cores
+    python examples/aae_timeseries.py --out runs/aae_timeseries            # both data sets, ~6 min on 2 CPU cores
     python examples/aae_timeseries.py --data lorenz --adversarial false    # a plain autoencoder, for contrast
     python examples/aae_timeseries.py --smoke --out /tmp/aae_ts_smoke      # every stage at toy sizes (CI)
 """
