@@ -176,7 +176,7 @@ def _new_run(args: argparse.Namespace, out: Path) -> int:
     prep = prepare_run(args.model, args.data, out=out, split=args.split, valid_split=args.valid_split, sets=args.sets, data_opts=args.data_opts)
     valid = f", valid: {len(prep.valid)} sequences ({prep.info['valid_split']})" if prep.valid is not None else ""
     cfg = prep.config
-    length = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("epochs", "max_steps") if getattr(cfg, k) is not None)
+    length = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("epochs", "max_steps", "max_minutes") if getattr(cfg, k) is not None)
     _say(f"training {prep.spec.name} ({num_parameters(prep.model):,} parameters) on {prep.data_spec}")
     _say(f"  train: {len(prep.train)} sequences ({prep.info['split']}){valid}; {length}, batch_size={cfg.batch_size}, lr={cfg.lr}, device={cfg.device}")
     for note in prep.notes:

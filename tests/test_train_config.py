@@ -95,6 +95,8 @@ def test_device_pattern_rejects(device):
     "kwargs, key",
     [
         ({"epochs": None, "max_steps": None}, "epochs"),
+        ({"epochs": None, "max_minutes": 1.0, "lr_schedule": "cosine"}, "lr_schedule"),
+        ({"max_minutes": 0.0}, "max_minutes"),
         ({"kl_schedule": "linear", "kl_warmup_steps": 0}, "kl_warmup_steps"),
         ({"kl_schedule": "cyclic", "kl_warmup_steps": 3, "kl_cycles": 4}, "kl_cycles"),
         ({"lr_schedule": "warmup_cosine", "lr_warmup_steps": 0}, "lr_warmup_steps"),

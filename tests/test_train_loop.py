@@ -215,6 +215,19 @@ def test_progress_and_tensorboard_switches(monkeypatch, capsys, tmp_path):
         assert (tmp_path / "metrics.jsonl").exists()
 
 
+def test_max_minutes_stops_after_the_step_that_crosses_the_budget(monkeypatch, tmp_path):
+    import seqgen.train.trainops as trainops_module
+
+    config = cfg(max_steps=None, epochs=None, max_minutes=2.0, eval_every=1000, out_dir=str(tmp_path))
+    ops = TrainOps(GaussianAR1(), config)
+    # a fake clock where each step takes 30 s: fit starts at 0 s, step 4 is the first at 120 s
+    monkeypatch.setattr(trainops_module.time, "perf_counter", lambda: 30.0 * ops.state.step)
+    history = ops.fit(ar1_batch(), ar1_batch(seed=1))
+    assert ops.state.step == 4 and [r["step"] for r in history] == [4]  # evaluated at the end
+    assert (tmp_path / "checkpoints" / "step-00000004").is_dir()  # checkpointed at the end
+    assert TrainConfig(epochs=None, max_minutes=1.0, lr_schedule="step").max_steps is None
+
+
 def test_early_stopping_and_eval_every():
     torch.manual_seed(0)
     config = cfg(max_steps=40, lr=1e-9, eval_every=3, early_stopping_patience=2)

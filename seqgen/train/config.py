@@ -2,7 +2,7 @@
 
 A ``TrainConfig`` is a frozen, keyword-only attrs class (``seqgen.config``): every field is
 checked when it is built, ``evolve``/``with_overrides`` re-run the checks, and
-``from_dict(to_dict(c)) == c``. Cross-field rules (``epochs`` or ``max_steps`` must be given,
+``from_dict(to_dict(c)) == c``. Cross-field rules (``epochs``, ``max_steps`` or ``max_minutes`` must be given,
 an annealed KL needs ``kl_warmup_steps > 0``, …) are checked in ``__attrs_post_init__``.
 Things that depend on the machine (``device='cuda'`` with no GPU present, ``precision='bf16'``
 on a CPU) are checked by ``TrainOps.fit``, since a config may be written on one machine and
@@ -89,7 +89,9 @@ class TrainConfig(Config):
       lr, optimizer ('adam'|'adamw'|'sgd'), weight_decay, betas (Adam/AdamW), momentum (SGD),
       grad_clip (max global L2 norm of the gradient, ``‖g‖₂ = sqrt(Σ_p ‖g_p‖²)``; None or 0 = off).
     Length
-      epochs and/or max_steps (training stops at whichever comes first; at least one is required),
+      epochs, max_steps and/or max_minutes (training stops at whichever comes first; at least one
+      is required; max_minutes is a wall-clock budget for one ``fit`` call, checked after each
+      step, so the step that crosses it completes and is evaluated and checkpointed as usual),
       batch_size (per process), eval_batch_size (None: batch_size), shuffle, drop_last.
     Schedules (see :mod:`seqgen.train.schedules`)
       kl_schedule ('none'|'linear'|'sigmoid'|'cyclic'), kl_warmup_steps (the annealing span),
@@ -120,6 +122,7 @@ class TrainConfig(Config):
 
     epochs: Optional[int] = attrs.field(default=10, validator=_optional(positive_int))
     max_steps: Optional[int] = attrs.field(default=None, validator=_optional(positive_int))
+    max_minutes: Optional[float] = attrs.field(default=None, validator=_optional(positive))
     batch_size: int = attrs.field(default=32, validator=positive_int)
     eval_batch_size: Optional[int] = attrs.field(default=None, validator=_optional(positive_int))
     shuffle: bool = attrs.field(default=True, validator=_is_bool)
@@ -159,8 +162,14 @@ class TrainConfig(Config):
     on_nonfinite: str = attrs.field(default="raise", validator=one_of("raise", "skip"))
 
     def __attrs_post_init__(self):
-        if self.epochs is None and self.max_steps is None:
-            raise ConfigError("epochs", "'epochs' and 'max_steps' are both None", "give epochs=N, max_steps=N, or both")
+        if self.epochs is None and self.max_steps is None and self.max_minutes is None:
+            raise ConfigError("epochs", "'epochs', 'max_steps' and 'max_minutes' are all None", "give epochs=N, max_steps=N or max_minutes=M (or several)")
+        if self.epochs is None and self.max_steps is None and self.lr_schedule in ("cosine", "warmup_cosine"):
+            raise ConfigError(
+                "lr_schedule",
+                f"lr_schedule={self.lr_schedule!r} needs a step horizon, but only max_minutes bounds the run",
+                "give max_steps or epochs as well, or use lr_schedule='constant' or 'step'",
+            )
         if self.kl_schedule != "none" and self.kl_warmup_steps == 0:
             raise ConfigError(
                 "kl_warmup_steps",

@@ -98,7 +98,7 @@ class TrainOps:
 
     # ------------------------------------------------------------------ public API
     def fit(self, train, valid=None) -> History:
-        """Train on ``train`` (a dataset or SeqBatch) until ``epochs``/``max_steps``; returns the history.
+        """Train on ``train`` (a dataset or SeqBatch) until ``epochs``/``max_steps``/``max_minutes``; returns the history.
 
         Continues from the current step (after ``resume``, where the checkpoint stopped). Raises
         ConfigError (device, precision), DataError (data), TrainingError (a non-finite loss with
@@ -252,14 +252,25 @@ class TrainOps:
                 self._update = LocalRuleUpdate(*args, objective=self.objective, slot=self.slots["main"])
         return self._update
 
-    def _planned_steps(self, steps_per_epoch: int) -> int:
+    def _planned_steps(self, steps_per_epoch: int) -> Optional[int]:
+        """The steps ``epochs``/``max_steps`` allow; None when only ``max_minutes`` bounds the run."""
         cfg, s = self.config, self.state
         caps = []
         if cfg.max_steps is not None:
             caps.append(cfg.max_steps)
         if cfg.epochs is not None:
             caps.append(s.step + (cfg.epochs - s.epoch) * steps_per_epoch - s.batch_in_epoch)
-        return max(s.step, min(caps))
+        return max(s.step, min(caps)) if caps else None
+
+    def _out_of_time(self) -> bool:
+        """True once this ``fit`` call has run ``max_minutes``; rank 0's clock decides for all ranks."""
+        if self.config.max_minutes is None:
+            return False
+        late = self.dist.is_main and time.perf_counter() - self._t0 >= 60.0 * self.config.max_minutes
+        if not self.dist.enabled:
+            return late
+        flag = torch.tensor(float(late), device=self.device)  # nccl reduces device tensors only
+        return bool(self.dist.all_reduce_max_(flag).item())
 
     def _reached_end(self) -> bool:
         cfg, s = self.config, self.state
@@ -285,7 +296,9 @@ class TrainOps:
         if epoch_end:
             s.epoch, s.batch_in_epoch = s.epoch + 1, 0
         self._logger.advance()
-        done = self._reached_end()
+        timed_out = self._out_of_time()
+        self._stop = self._stop or timed_out  # ends the epoch loop in fit as well
+        done = self._reached_end() or timed_out
         if s.step % cfg.log_every == 0:
             self._log_train()
         if (cfg.eval_every is not None and s.step % cfg.eval_every == 0) or (cfg.eval_every is None and epoch_end) or (done and s.last_eval_step != s.step):
