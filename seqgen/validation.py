@@ -52,9 +52,10 @@ def check_sequence(
         raise DataError(argument, "the batch is empty (batch size 0)", "pass at least one sequence")
     if x.shape[1] == 0:
         raise DataError(argument, "sequences have zero length (time = 0)", "pass at least one time step")
+    rounded = None  # discrete floats: x.round(), computed once
     if discrete:
         if x.is_floating_point():
-            xi = x.round()
+            rounded = xi = x.round()
             if not torch.equal(xi, x) and torch.isfinite(x).all():
                 raise DataError(argument, f"expected integer values, got non-integer floats ({x.dtype})", "pass tokens/bits as integers")
     elif not x.is_floating_point():
@@ -63,7 +64,8 @@ def check_sequence(
         bad = (~torch.isfinite(x)).nonzero()[0].tolist()
         raise DataError(argument, f"contains NaN or inf (first at index {tuple(bad)})", "clean or mask the data before passing it")
 
-    if mask is None:
+    every_step = mask is None  # no hidden steps: nothing to zero-fill or select
+    if every_step:
         mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
     else:
         if not isinstance(mask, torch.Tensor):
@@ -77,14 +79,17 @@ def check_sequence(
         if not mask.any(dim=1).all():
             row = int((~mask.any(dim=1)).nonzero()[0])
             raise DataError("mask", f"sequence {row} has no observed step", "drop empty sequences from the batch")
-    shape = (mask.shape[0], mask.shape[1]) + (1,) * len(obs_shape)
-    m = mask.reshape(shape)
-    x = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device))  # hidden steps read as 0
-    observed = x[mask]
+        every_step = bool(mask.all())
+    if every_step:
+        observed = x
+    else:
+        m = mask.reshape((mask.shape[0], mask.shape[1]) + (1,) * len(obs_shape))
+        x = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device))  # hidden steps read as 0
+        observed = x[mask]
     if observed.numel() and not bool(support.check(observed.float() if discrete and not observed.is_floating_point() else observed).all()):
         raise DataError(argument, f"has values outside the decoder's support {support}", "match the decoder to the data (e.g. Bernoulli needs 0/1, Categorical needs 0 <= token < vocab)")
     if discrete and x.is_floating_point():
-        x = x.round()
+        x = rounded if every_step else x.round()
 
     if input_dim > 0:
         if context is None:
