@@ -51,7 +51,7 @@ bench-langevin: install
 quality: quality-srnn quality-alternator quality-langevin quality-aae quality-play
 
 quality-srnn: install
-	$(PY) plugins/seqgen-srnn/benchmarks/quality_srnn.py --music-minutes 10 --text-minutes 10
+	$(PY) plugins/seqgen-srnn/benchmarks/quality_srnn.py --music-minutes 40 --text-minutes 10
 
 quality-alternator: install
 	$(PY) plugins/seqgen-alternator/benchmarks/quality_alternator.py --out runs/quality_alternator

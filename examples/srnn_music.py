@@ -1,6 +1,7 @@
 """Polyphonic music with the SRNN (Fraccaro et al. 2016): JSB chorales as 88-key piano rolls.
 
     python examples/srnn_music.py [--model srnn|rnn|iseq|all] [--minutes 10 | --steps N]
+                                  [--transpose -3 3] [--dropout 0.3] [--lr-decay 0.5 --lr-decay-every 4000]
                                   [--iwae 100] [--out runs/srnn_music] [--smoke]
 
 Data: ``../shared/data/jsb_chorales_quarter_trainvalid.json`` (``--data``), lists of MIDI pitches
@@ -9,11 +10,21 @@ rolls of 0/1 (pitches outside 21–108 are refused with a clear error). Training
 figures on ``valid``.
 
 Training: ``TrainOps`` (Adam or AdamW, gradient clipping, linear KL annealing for the latent
-models), for ``--steps`` steps or, with ``--minutes``, in rounds of ``--round-steps`` until that
-much training time (validation included) has passed; the validation figure is printed after each
-round, and ``--keep-best`` ends with the weights of the best round (early stopping on the
-validation split, which is then also the split reported: the file has no test split). Evaluation on the validation chorales, in nats per time step (summed over the 88
-keys, divided by the number of steps, as in the polyphonic-music literature):
+models, the learning rate multiplied by ``--lr-decay`` every ``--lr-decay-every`` steps), for
+``--steps`` steps or, with ``--minutes``, in rounds of ``--round-steps`` until that much training
+time (validation included) has passed; the validation figure is printed after each round, and
+``--keep-best`` ends with the weights of the best round (early stopping on the validation split,
+which is then also the split reported: the file has no test split).
+
+Regularisation, since 229 training chorales are soon memorised: each training chorale is
+transposed by a random number of semitones in ``--transpose LOW HIGH`` (default -3 3; only shifts
+that keep every note on the keyboard; drawn afresh each time a chorale enters a batch;
+``seqgen.data.pianoroll.RandomTranspose``), and the SRNN drops units of ``d_t`` with rate
+``--dropout`` (``SRNNConfig.dropout``, training mode only). Validation chorales are never moved, and
+every figure is computed in eval mode (no dropout, KL weight 1).
+
+Evaluation on the validation chorales, in nats per time step (summed over the 88 keys, divided by
+the number of steps, as in the polyphonic-music literature):
 
 - ``srnn``/``iseq``: the negative ELBO (a bound) and the IWAE bound with ``--iwae`` K particles
   (log-mean-exp of whole-sequence importance weights, also a bound, tighter);
@@ -42,6 +53,7 @@ import torch
 import seqgen
 from seqgen import TrainConfig, TrainOps
 from seqgen.data import write_midi
+from seqgen.data import RandomTranspose
 from seqgen.plot import plot_pianoroll
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,9 +79,10 @@ def train(model, name: str, data, args, valid=None):
         kl_schedule="linear" if latent else "none", kl_warmup_steps=args.kl_warmup if latent else 0,
         seed=args.seed, device="cpu", progress="off", log_every=args.round_steps,
         optimizer="adamw" if args.weight_decay else "adam", weight_decay=args.weight_decay,
+        lr_schedule="step" if args.lr_decay < 1 else "constant", lr_gamma=args.lr_decay, lr_step_size=args.lr_decay_every,
     )
     ops = TrainOps(model, config, model_name=name)
-    start, budget = time.perf_counter(), (args.minutes * 60 if args.minutes else None)
+    start, cpu_start, budget = time.perf_counter(), time.process_time(), (args.minutes * 60 if args.minutes else None)
     target = args.steps if args.steps else None
     best = (float("inf"), None, 0)  # (validation figure, weights, step) for --keep-best
     while True:
@@ -87,12 +100,13 @@ def train(model, name: str, data, args, valid=None):
             if value < best[0]:
                 best = (value, {k: v.detach().clone() for k, v in model.state_dict().items()}, ops.state.step)
             spent = time.perf_counter() - start  # validation counts against the budget
-        print(f"  [{name}] step {ops.state.step:6d}  {spent:7.1f} s  train loss {sum(recent) / len(recent):.3f} nats/step (KL-annealed){note}", flush=True)
+        cpu = time.process_time() - cpu_start
+        print(f"  [{name}] step {ops.state.step:6d}  {spent:7.1f} s ({cpu:7.1f} s CPU)  train loss {sum(recent) / len(recent):.3f} nats/step (KL-annealed){note}", flush=True)
         if (target is not None and ops.state.step >= target) or (budget is not None and spent >= budget):
             if args.keep_best and best[1] is not None:
                 model.load_state_dict(best[1])
                 print(f"  [{name}] keeping the weights of step {best[2]} (best validation figure, {best[0]:.3f})", flush=True)
-            return ops, spent, best[2] if args.keep_best else ops.state.step
+            return ops, spent, cpu, best[2] if args.keep_best else ops.state.step
 
 
 @torch.no_grad()
@@ -135,12 +149,18 @@ def impute_errors(fill, data, masks, draws: int) -> float:
 
 def run(name: str, args, train_data, valid_data) -> dict:
     torch.manual_seed(args.seed)
-    model = seqgen.load_model(name, **model_settings(name, args.width, args.z_dim))
+    settings = model_settings(name, args.width, args.z_dim)
+    if name == "srnn" and args.dropout:
+        settings["dropout"] = args.dropout
+    model = seqgen.load_model(name, **settings)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{name}: {n_params} parameters; training on {len(train_data)} chorales", flush=True)
-    ops, seconds, kept = train(model, name, train_data, args, valid_data)
+    low, high = args.transpose
+    fit_data = RandomTranspose(train_data, low=low, high=high) if (low, high) != (0, 0) else train_data  # validation never moves
+    moved = f", each transposed by a random {low:+d}…{high:+d} semitones" if fit_data is not train_data else ""
+    print(f"{name}: {n_params} parameters; training on {len(train_data)} chorales{moved}", flush=True)
+    ops, seconds, cpu, kept = train(model, name, fit_data, args, valid_data)
     metrics = ops.evaluate(valid_data)
-    row = {"model": name, "steps": ops.state.step, "kept": kept, "seconds": seconds, "params": n_params}
+    row = {"model": name, "steps": ops.state.step, "kept": kept, "seconds": seconds, "cpu": cpu, "params": n_params}
     if "neg_elbo_bound" in metrics:
         row["neg_elbo"] = metrics["neg_elbo_bound"]
         torch.manual_seed(args.seed)
@@ -182,9 +202,14 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--clip", type=float, default=10.0)
+    ap.add_argument("--lr-decay", type=float, default=0.5, help="multiply the learning rate by this every --lr-decay-every steps (1: constant)")
+    ap.add_argument("--lr-decay-every", type=int, default=4000)
     ap.add_argument("--keep-best", action="store_true", help="end with the weights of the round with the best validation figure (early stopping)")
     ap.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0: plain Adam)")
     ap.add_argument("--kl-warmup", type=int, default=1000)
+    ap.add_argument("--transpose", type=int, nargs=2, default=(-3, 3), metavar=("LOW", "HIGH"),
+                    help="augment training chorales by a random transposition in [LOW, HIGH] semitones, drawn per chorale per batch (0 0: off)")
+    ap.add_argument("--dropout", type=float, default=0.3, help="SRNN: dropout on the deterministic features d_t (training only)")
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--z-dim", type=int, default=32)
     ap.add_argument("--iwae", type=int, default=100, help="particles of the validation IWAE bound")
@@ -212,14 +237,15 @@ def main(argv=None) -> int:
     names = FAMILIES if args.model == "all" else (args.model,)
     rows = [run(name, args, train_data, valid_data) for name in names]
 
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"\nJSB chorales, validation split ({len(valid_data)} chorales), nats per time step")
     print(f"machine: {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)")
+          f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), load average now {load}")
     for r in rows:
         score = (f"neg-ELBO {r['neg_elbo']:.3f} (bound)  IWAE K={args.iwae} {r['iwae']:.3f} (bound)" if "neg_elbo" in r
                  else f"NLL {r['nll']:.3f} (exact)")
         kept = f" (weights of step {r['kept']}, best validation figure)" if r["kept"] != r["steps"] else ""
-        print(f"  {r['model']:5s} {score}  | {r['steps']} steps in {r['seconds']:.0f} s{kept}, {r['params']} parameters")
+        print(f"  {r['model']:5s} {score}  | {r['steps']} steps in {r['seconds']:.0f} s ({r['cpu']:.0f} s CPU){kept}, {r['params']} parameters")
         if "impute" in r:
             base = f"; filtering (GenCore.impute) {r['impute_filter']:.3f}" if "impute_filter" in r else ""
             print(f"        imputing a centred gap of {args.impute:.0%}: wrong keys per hidden step, impute() {r['impute']:.3f}{base}")

@@ -10,7 +10,7 @@ from .batch import SeqBatch
 from .collate import OBS_KINDS, Sequence, SequenceDataset, collate
 from .lorenz import LorenzDataset, linear_observations, lorenz_trajectories, spiking_observations
 from .mnist import MNISTDataset, read_idx
-from .pianoroll import NUM_KEYS, PianoRollDataset, pianoroll_to_pitches, pitches_to_pianoroll, write_midi
+from .pianoroll import NUM_KEYS, PianoRollDataset, RandomTranspose, pianoroll_to_pitches, pitches_to_pianoroll, transpose_range, transpose_roll, write_midi
 from .spec import DATA_SCHEMES, load_data
 from .text import CharTextDataset, Vocabulary
 from .timeseries import CsvDataset, NpzDataset
@@ -31,6 +31,9 @@ __all__ = [
     "PianoRollDataset",
     "pianoroll_to_pitches",
     "pitches_to_pianoroll",
+    "RandomTranspose",
+    "transpose_range",
+    "transpose_roll",
     "write_midi",
     "DATA_SCHEMES",
     "load_data",

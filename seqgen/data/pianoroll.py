@@ -6,6 +6,12 @@ is ``x: [time, 88]`` float with ``x[t, k] = 1`` iff pitch ``k + 21`` sounds at s
 datasets (JSB chorales, Nottingham, MuseData, Piano-midi.de) are stored as JSON
 ``{split: [piece: [step: [pitch, …]]]}``; models fit a Bernoulli decoder over the 88 keys
 and report nats per step (DESIGN "Units").
+
+Transposition (data augmentation, standard for polyphonic music since the key of a piece says
+little about its voice leading): ``transpose_roll(roll, k)`` moves every note ``k`` semitones,
+``roll'[t, i + k] = roll[t, i]``, and refuses a shift that would push a sounding note off the
+keyboard. :class:`RandomTranspose` wraps a dataset of rolls and shifts each item it returns by a
+fresh draw from the shifts that keep that piece on the keyboard.
 """
 
 from __future__ import annotations
@@ -14,13 +20,17 @@ import json
 import os
 from typing import Any, List, Optional, Sequence as Seq, Union
 
+import attrs
 import numpy as np
 import torch
 
 from ..errors import DataError, format_shape
-from .collate import SequenceDataset
+from .collate import Sequence, SequenceDataset
 
-__all__ = ["NUM_KEYS", "LOWEST_PITCH", "PianoRollDataset", "pitches_to_pianoroll", "pianoroll_to_pitches", "write_midi"]
+__all__ = [
+    "NUM_KEYS", "LOWEST_PITCH", "PianoRollDataset", "RandomTranspose", "pitches_to_pianoroll", "pianoroll_to_pitches",
+    "transpose_roll", "transpose_range", "write_midi",
+]
 
 NUM_KEYS = 88
 LOWEST_PITCH = 21  # A0, the piano's lowest key; the highest is LOWEST_PITCH + NUM_KEYS - 1 = 108 (C8)
@@ -54,6 +64,82 @@ def pitches_to_pianoroll(steps: Seq[Seq[int]], *, piece: Union[int, str] = 0) ->
     roll = torch.zeros(len(steps), NUM_KEYS)
     roll[torch.tensor(rows, dtype=torch.long), torch.tensor(keys, dtype=torch.long)] = 1.0  # [time, 88]
     return roll
+
+
+def _check_keys(roll: Any, argument: str) -> torch.Tensor:
+    if not isinstance(roll, torch.Tensor) or roll.dim() < 1 or roll.shape[-1] != NUM_KEYS:
+        got = format_shape(roll.shape) if isinstance(roll, torch.Tensor) else type(roll).__name__
+        raise DataError(argument, f"expected a tensor [..., {NUM_KEYS}] (one column per key), got {got}", "pass a piano roll [time, 88]")
+    return roll
+
+
+def transpose_range(roll: torch.Tensor) -> tuple:
+    """``(lo, hi)``: the shifts ``k`` with ``lo <= k <= hi`` keep every sounding note of ``roll``
+    (``[..., 88]``, nonzero = sounding) on the keyboard; ``(-87, 87)`` for a silent roll."""
+    keys = _check_keys(roll, "roll").reshape(-1, NUM_KEYS).ne(0).any(0).nonzero()  # [n, 1] sounding keys
+    if keys.numel() == 0:
+        return -(NUM_KEYS - 1), NUM_KEYS - 1
+    return -int(keys.min()), NUM_KEYS - 1 - int(keys.max())
+
+
+def transpose_roll(roll: torch.Tensor, shift: int) -> torch.Tensor:
+    """``roll: [..., 88]`` moved ``shift`` semitones (up if positive): ``out[..., i + shift] = roll[..., i]``.
+
+    Raises DataError if a sounding note would leave the keyboard (21–108), naming the lowest or
+    highest pitch and the shifts that are allowed. ``shift = 0`` returns a copy.
+    """
+    _check_keys(roll, "roll")
+    if isinstance(shift, bool) or not isinstance(shift, int):
+        raise DataError("shift", f"expected an integer number of semitones, got {shift!r}", "pass e.g. shift=-2")
+    lo, hi = transpose_range(roll)
+    if not lo <= shift <= hi:
+        low, high = LOWEST_PITCH - lo, HIGHEST_PITCH - hi  # the roll's lowest and highest sounding pitches
+        moved = f"its lowest pitch {low} to {low + shift}" if shift < lo else f"its highest pitch {high} to {high + shift}"
+        raise DataError(
+            "shift",
+            f"shift {shift} moves {moved}, off the keyboard {LOWEST_PITCH}-{HIGHEST_PITCH}",
+            f"use a shift in [{lo}, {hi}] for this roll",
+        )
+    out = torch.zeros_like(roll)
+    if shift >= 0:
+        out[..., shift:] = roll[..., : NUM_KEYS - shift]
+    else:
+        out[..., :shift] = roll[..., -shift:]
+    return out
+
+
+class RandomTranspose(torch.utils.data.Dataset):
+    """A training view of ``dataset`` whose item ``i`` is piece ``i`` transposed by a random shift.
+
+    ``RandomTranspose(dataset, low=-6, high=5)``: each ``dataset[i]`` (a tensor ``[time, 88]`` or a
+    :class:`~seqgen.data.collate.Sequence` whose ``x`` is one) is moved by ``k`` semitones, ``k``
+    uniform over the integers of ``[low, high]`` that keep every note of that piece on the keyboard
+    (0 always qualifies), drawn afresh on every access from torch's global generator — so a seeded
+    run repeats, and DataLoader workers (each seeded apart by torch) draw apart. ``len``,
+    ``obs_shape`` and ``obs_kind`` are the wrapped dataset's. Evaluate on the unwrapped dataset.
+    """
+
+    def __init__(self, dataset, *, low: int = -6, high: int = 5):
+        for name, v in (("low", low), ("high", high)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise DataError(name, f"expected an integer number of semitones, got {v!r}", f"pass e.g. {name}={-6 if name == 'low' else 5}")
+        if not low <= 0 <= high:
+            raise DataError("low", f"expected low <= 0 <= high, got low={low}, high={high}", "pass a range holding 0, e.g. low=-6, high=5")
+        self.dataset, self.low, self.high = dataset, low, high
+        self.obs_shape = getattr(dataset, "obs_shape", torch.Size([NUM_KEYS]))
+        self.obs_kind = getattr(dataset, "obs_kind", "bernoulli")
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        item = self.dataset[i]
+        roll = item.x if isinstance(item, Sequence) else item
+        lo, hi = transpose_range(roll)
+        lo, hi = max(lo, self.low), min(hi, self.high)
+        shift = int(torch.randint(lo, hi + 1, ()))
+        moved = transpose_roll(roll, shift)
+        return attrs.evolve(item, x=moved) if isinstance(item, Sequence) else moved
 
 
 def _check_roll(roll: Any) -> np.ndarray:

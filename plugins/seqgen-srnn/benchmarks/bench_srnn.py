@@ -4,19 +4,24 @@ Reference configuration (issue #4): x_dim 88 Bernoulli, T = 50, batch 32, d and 
 prior/posterior/decoder MLPs of 128, z of 16, one torch thread. Prints milliseconds per training
 step (forward, backward and an Adam step) and per generated sequence, for
 
-- ``seqgen-srnn``: ``SRNN.objective().loss_fn`` (the path TrainOps runs: input checks, one
-  ``nn.GRU`` kernel per deterministic layer, the fused ``z`` loop, the vectorised decoder), and
+- ``seqgen-srnn``: ``SRNN.objective().loss_fn`` (the path TrainOps runs: input checks, the
+  whole-sequence GRUs with their hand-written backward (``seqgen_srnn/gru.py``), the fused ``z``
+  loop, the vectorised decoder),
+- ``nn.GRU``: the same model and weights with ``torch.nn.GRU`` in place of the plugin's GRU layers
+  (training step only), to show what the hand-written GRU buys, and
 - ``loop``: the same model written the obvious way, one Python loop over time with
   ``nn.GRUCell``, ``torch.distributions`` and a per-step decoder (:class:`LoopSRNN` below).
 
 Timing: the two are measured in alternating rounds so that load from other processes hits both
 alike; each figure is the median (and minimum) of the rounds, in wall-clock milliseconds, plus
-the process CPU time per step. Run: ``python plugins/seqgen-srnn/benchmarks/bench_srnn.py``.
+the process CPU time per step (which other processes inflate less than wall-clock time, though
+they still slow memory and caches). Run: ``python plugins/seqgen-srnn/benchmarks/bench_srnn.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import statistics
@@ -89,6 +94,28 @@ class LoopSRNN(nn.Module):
         return torch.stack(out, dim=1)
 
 
+class TorchGRU(nn.GRU):
+    """``torch.nn.GRU`` called the way the plugin calls its GRU (input parts, ``reverse``)."""
+
+    def forward(self, x, h0=None, *, reverse=False):
+        x = torch.cat(list(x), dim=-1) if isinstance(x, (tuple, list)) else x
+        if not reverse:
+            return super().forward(x, h0)
+        out, _ = super().forward(x.flip(0), h0)
+        return out.flip(0), out[-1:]
+
+
+def with_torch_gru(model):
+    """A copy of ``model`` whose GRU layers are ``torch.nn.GRU`` with the same weights."""
+    other = copy.deepcopy(model)
+    for owner, name in ((other, "d_rnn"), (other.inference, "rnn")):
+        mine = getattr(owner, name)
+        torch_gru = TorchGRU(mine.input_size, mine.hidden_size)
+        torch_gru.load_state_dict(mine.state_dict())
+        setattr(owner, name, torch_gru)
+    return other
+
+
 def _timed(fn):
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
@@ -119,6 +146,9 @@ def main(argv=None) -> int:
     model = seqgen_srnn.SPEC.build(obs_dim=x_dim)  # the defaults are the reference sizes
     objective = model.objective()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ref = with_torch_gru(model)
+    ref_objective = ref.objective()
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
     base = LoopSRNN(x_dim)
     base_opt = torch.optim.Adam(base.parameters(), lr=1e-3)
     n_fused = sum(p.numel() for p in model.parameters())
@@ -129,6 +159,12 @@ def main(argv=None) -> int:
             opt.zero_grad(set_to_none=True)
             objective.loss_fn(data, 1.0).loss.backward()
             opt.step()
+
+    def train_torch_gru():
+        for _ in range(args.steps):
+            ref_opt.zero_grad(set_to_none=True)
+            ref_objective.loss_fn(data, 1.0).loss.backward()
+            ref_opt.step()
 
     def train_loop():
         for _ in range(args.steps):
@@ -152,12 +188,14 @@ def main(argv=None) -> int:
 
     jobs = {
         "train_fused": (train_fused, args.steps),
+        "train_torch_gru": (train_torch_gru, args.steps),
         "train_loop": (train_loop, args.steps),
         "gen_fused": (gen_fused, batch),
         "gen_loop": (gen_loop, batch),
         "gen1_fused": (gen_fused_one, 1),
         "gen1_loop": (gen_loop_one, 1),
     }
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     for fn, _ in jobs.values():  # warm-up
         fn()
     samples = {k: [] for k in jobs}
@@ -166,10 +204,11 @@ def main(argv=None) -> int:
             samples[k].append(_timed(fn))
     res = {k: _summary(samples[k], per) for k, (_, per) in jobs.items()}
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    fmt_load = lambda v: "?" if v is None else ", ".join(f"{x:.2f}" for x in v)
     print("command:  python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])))
     print(f"machine:  {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, torch {torch.__version__}, "
-          f"torch threads {torch.get_num_threads()}, load average {', '.join(f'{v:.2f}' if isinstance(v, float) else v for v in load)}")
+          f"torch threads {torch.get_num_threads()}, load average (1, 5, 15 min) {fmt_load(load_before)} before, {fmt_load(load)} after")
     print(f"config:   x_dim {x_dim} Bernoulli, T={time_steps}, batch {batch}, d/a GRUs 128, MLPs 128, z 16; "
           f"parameters seqgen-srnn {n_fused}, loop {n_loop}")
     print(f"timing:   {args.rounds} alternating rounds; wall-clock median (min) and CPU-time median, ms")
@@ -181,9 +220,13 @@ def main(argv=None) -> int:
     for label, a, b in rows:
         fa, fb = res[a], res[b]
         print(f"{label:44s} seqgen-srnn {fa[0]:8.2f} ({fa[1]:7.2f}) cpu {fa[2]:7.2f} | loop {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | speed-up x{fb[0] / fa[0]:.2f}")
+    fa, fb = res["train_fused"], res["train_torch_gru"]
+    print(f"{'training step with torch.nn.GRU layers':44s} nn.GRU      {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | "
+          f"hand-written GRU speed-up x{fb[0] / fa[0]:.2f} wall, x{fb[2] / fa[2]:.2f} cpu")
     goal_ms, goal_x = 35.0, 1.5
-    t = res["train_fused"][0]
-    print(f"goal:     <= {goal_ms} ms per training step: {'met' if t <= goal_ms else 'NOT met'} ({t:.1f} ms median, {res['train_fused'][1]:.1f} ms min); "
+    t, cpu = fa[0], fa[2]
+    print(f"goal:     <= {goal_ms} ms per training step: {'met' if t <= goal_ms else 'NOT met'} ({t:.1f} ms wall median, "
+          f"{fa[1]:.1f} ms wall min, {cpu:.1f} ms CPU median); "
           f">= {goal_x}x the loop: {'met' if res['train_loop'][0] / t >= goal_x else 'NOT met'} (x{res['train_loop'][0] / t:.2f})")
     return 0
 

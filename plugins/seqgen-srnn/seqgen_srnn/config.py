@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 import seqgen
-from seqgen import ConfigError, non_negative_int, one_of, positive_int
+from seqgen import ConfigError, in_range, non_negative_int, one_of, positive_int
 
 __all__ = ["SRNNConfig", "OBS_KINDS", "INFERENCE_KINDS"]
 
@@ -64,6 +64,9 @@ class SRNNConfig(seqgen.Config):
                     ``'filter'`` (``a_t = MLP([d_t, enc(x_t)])``, no look-ahead)
     resq:           residual posterior mean ``μ_q = μ_p + Δμ(z_{t-1}, a_t)`` (the paper's Resq)
     min_scale:      floor added to every softplus standard deviation, so log-densities stay finite
+    dropout:        dropout rate on the deterministic states ``d_t`` where they feed the prior, the
+                    emission and the inference network (training only; the GRU's recurrence is
+                    untouched); 0 = off
     """
 
     obs_dim: int = attrs.field(default=88, validator=positive_int)
@@ -78,3 +81,4 @@ class SRNNConfig(seqgen.Config):
     inference: str = attrs.field(default="smooth", validator=one_of(*INFERENCE_KINDS))
     resq: bool = attrs.field(default=True, validator=_is_bool)
     min_scale: float = attrs.field(default=1e-3, validator=_scale_floor)
+    dropout: float = attrs.field(default=0.0, validator=in_range(0.0, 1.0, hi_open=True))

@@ -12,11 +12,14 @@ Backward, from ``∂L/∂o_t`` and ``∂L/∂z_t`` (``δ`` = total derivative), 
     δo_t  = ∂L/∂o_t + [0, 0, δz_t, δz_t ⊙ ε_t ⊙ sigmoid(s^q_t)]
     δh_t  = (δo_t W_oᵀ) ⊙ [h_t > 0]
 
-and then, over all steps at once, ``∂L/∂pre = δh``, ``∂L/∂W_z = Σ_t z_{t-1}ᵀ δh_t``,
+Only the ``μ^q, s^q`` half of ``δo_t`` depends on the loop, so ``(∂L/∂o^p_t) W_oᵀ`` (the ``μ^p, s^p``
+half's share of ``δh``) is one matmul over all steps before it, and a step is four ops: one
+``addcmul`` for ``δo^q_t``, an ``addmm`` and a ReLU mask for ``δh_t``, an ``addmm`` for ``δz_{t-1}``.
+Then, over all steps at once, ``∂L/∂pre = δh``, ``∂L/∂W_z = Σ_t z_{t-1}ᵀ δh_t``,
 ``∂L/∂W_o = Σ_t h_tᵀ δo_t``, ``∂L/∂b_o = Σ_t δo_t`` (one matmul each).
 
 Autograd through the same loop records ~10 nodes a step and accumulates weight gradients one
-step at a time; this does six small ops a step each way and writes into buffers allocated once.
+step at a time; here the forward is six small ops a step writing into buffers allocated once.
 A test checks it against autograd with ``torch.autograd.gradcheck`` (double precision).
 Shapes are time-major: ``[time, N, …]``.
 """
@@ -27,6 +30,7 @@ from typing import Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 __all__ = ["ZChain"]
 
@@ -39,40 +43,42 @@ class ZChain(torch.autograd.Function):
     def forward(ctx, pre, eps, w_z, w_o, b_o, min_scale: float) -> Tuple[torch.Tensor, torch.Tensor]:
         time, n, _ = pre.shape
         zd = eps.shape[-1]
-        hidden = pre.clone(memory_format=torch.contiguous_format)  # [T, N, 2h]: pre_t, then h_t in place
-        out = b_o.expand(time, n, 4 * zd).clone()  # [T, N, 4Z]: b_o, then o_t in place
-        zs = torch.empty_like(eps)
+        hidden = torch.empty_like(pre, memory_format=torch.contiguous_format)  # [T, N, 2h]: h_t
+        out = pre.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
+        zs = torch.empty_like(eps, memory_format=torch.contiguous_format)
         z = eps.new_zeros(n, zd)
-        for h, o, z_t, eps_t in zip(hidden.unbind(0), out.unbind(0), zs.unbind(0), eps.unbind(0)):
-            h.addmm_(z, w_z).relu_()
-            o.addmm_(h, w_o)
-            scale = F.softplus(o[:, 3 * zd :]).add_(min_scale)
-            z = torch.addcmul(o[:, 2 * zd : 3 * zd], scale, eps_t, out=z_t)
+        views = (pre, hidden, out, out[..., 2 * zd : 3 * zd], out[..., 3 * zd :], eps, zs)
+        for pre_t, h_t, o_t, mu_q, s_q, eps_t, z_t in zip(*(v.unbind(0) for v in views)):
+            h = torch.addmm(pre_t, z, w_z, out=h_t).relu_()  # [N, 2h]
+            torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
+            z = torch.addcmul(mu_q, F.softplus(s_q).add_(min_scale), eps_t, out=z_t)  # [N, Z]
         ctx.save_for_backward(eps, w_z, w_o, hidden, out, zs)
         return out, zs
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_o, grad_z):
         eps, w_z, w_o, hidden, out, zs = ctx.saved_tensors
         time, n, zd = zs.shape
-        d_scale_raw = eps * torch.sigmoid(out[..., 3 * zd :])  # ∂z_t/∂s^q_t = ε_t σ(s^q_t)
-        active = (hidden > 0).to(hidden.dtype)  # ReLU's derivative
-        d_o = grad_o.clone(memory_format=torch.contiguous_format)  # [T, N, 4Z]; the z-path is added below
-        d_h = torch.empty_like(hidden)
-        w_o_t, w_z_t = w_o.t(), w_z.t()
-        carry = zs.new_zeros(n, zd)
-        do_steps, dh_steps = d_o.unbind(0), d_h.unbind(0)
-        gz_steps, ds_steps, act_steps = grad_z.unbind(0), d_scale_raw.unbind(0), active.unbind(0)
+        rows = time * n
+        # δo_t = ∂L/∂o_t + [0, 0, δz_t, δz_t ⊙ ε_t σ(s^q_t)]: only its μ^q, s^q half meets the loop.
+        # k_t = [1, ε_t σ(s^q_t)] turns δz_t into that half's z-path term; the μ^p, s^p half's share of
+        # δh, (∂L/∂o^p) W_oᵀ, is one matmul over all steps before the loop.
+        k = torch.stack([torch.ones_like(eps), eps * torch.sigmoid(out[..., 3 * zd :])], dim=2)  # [T, N, 2, Z]
+        grad_o = grad_o.expand(time, n, 4 * zd)
+        d_oq = grad_o[..., 2 * zd :].unflatten(-1, (2, zd)).clone(memory_format=torch.contiguous_format)  # [T, N, 2, Z]
+        d_h = (grad_o[..., : 2 * zd].reshape(rows, 2 * zd) @ w_o[:, : 2 * zd].t()).view(time, n, -1)  # [T, N, 2h]
+        active = hidden > 0  # ReLU's derivative
+        w_oq_t, w_z_t = w_o[:, 2 * zd :].t(), w_z.t()
+        gz_s, k_s, doq_s, dh_s, act_s = (v.unbind(0) for v in (grad_z, k, d_oq, d_h, active))
+        gz = gz_s[time - 1]  # δz_{T-1}
         for t in range(time - 1, -1, -1):
-            gz = gz_steps[t] + carry  # δz_t: [N, Z]
-            do = do_steps[t]
-            do[:, 2 * zd : 3 * zd].add_(gz)
-            do[:, 3 * zd :].addcmul_(gz, ds_steps[t])
-            dh = torch.mm(do, w_o_t, out=dh_steps[t]).mul_(act_steps[t])  # [N, 2h]
-            carry = dh @ w_z_t  # δz_{t-1} through step t's hidden layer
-        z_prev = torch.cat([zs.new_zeros(1, n, zd), zs[:-1]], dim=0).view(time * n, zd)
-        d_h2 = d_h.view(time * n, -1)
-        d_o2 = d_o.view(time * n, -1)
-        d_w_z = z_prev.t() @ d_h2
-        d_w_o = hidden.view(time * n, -1).t() @ d_o2
+            d_oq_t = doq_s[t].addcmul_(gz.unsqueeze(1), k_s[t])  # δ[μ^q, s^q]_t: [N, 2, Z]
+            dh = dh_s[t].addmm_(d_oq_t.view(n, 2 * zd), w_oq_t).mul_(act_s[t])  # δh_t: [N, 2h]
+            if t > 0:
+                gz = torch.addmm(gz_s[t - 1], dh, w_z_t)  # δz_{t-1} = ∂L/∂z_{t-1} + δh_t W_zᵀ
+        d_o2 = torch.cat([grad_o[..., : 2 * zd].reshape(rows, 2 * zd), d_oq.view(rows, 2 * zd)], dim=1)  # [T·N, 4Z]
+        d_h2 = d_h.view(rows, -1)
+        d_w_z = zs[:-1].reshape(-1, zd).t() @ d_h2[n:]  # Σ_t z_{t-1}ᵀ δh_t (z_{-1} = 0 adds nothing)
+        d_w_o = hidden.view(rows, -1).t() @ d_o2
         return d_h, None, d_w_z, d_w_o, d_o2.sum(0), None

@@ -4,7 +4,7 @@
 Generative model, for ``t = 0 … T-1`` with ``d_{-1} = 0``, ``z_{-1} = 0``::
 
     c_t = agent context                      (default: [enc(x_{t-1}), inputs_t], zeros at t = 0)
-    d_t = GRU(d_{t-1}, c_t)                  deterministic layer, one nn.GRU call over the sequence
+    d_t = GRU(d_{t-1}, c_t)                  deterministic layer, one whole-sequence GRU call (gru.py)
     z_t ~ p(z_t | z_{t-1}, d_t) = N(μ^p_t, diag σ^p_t²)           (transition.py)
     x_t ~ p(x_t | z_t, d_t)                  any seqgen decoder reading [z_t, d_t]
 
@@ -38,6 +38,7 @@ from seqgen import ElboTerms, SequenceModel, ShapeError
 from . import pyro_program
 from .components import check_components, default_components
 from .config import SRNNConfig
+from .gru import GRU
 from .impute import posterior_impute
 from .inference import Inference
 from seqgen.masking import fill_hidden
@@ -99,7 +100,7 @@ class SRNN(SequenceModel):
         check_components(config, decoder=decoder, agent=agent, encoder=encoder)
         self.decoder, self.agent, self.encoder = decoder, agent, encoder
         cfg = config
-        self.d_rnn = nn.GRU(int(agent.context_dim), cfg.d_dim)
+        self.d_rnn = GRU(int(agent.context_dim), cfg.d_dim)  # nn.GRU's drop-in, hand-written backward
         self.inference = Inference(cfg.inference, cfg.d_dim + int(encoder.out_dim), cfg.a_dim, cfg.mlp_hidden)
         self.transition = Transition(cfg.d_dim, cfg.a_dim, cfg.z_dim, cfg.mlp_hidden, resq=cfg.resq, min_scale=cfg.min_scale)
 
@@ -133,7 +134,7 @@ class SRNN(SequenceModel):
     def step_deterministic(self, d_prev: torch.Tensor, c_t: torch.Tensor) -> torch.Tensor:
         """``d_t = GRU(d_{t-1}, c_t)``: ``[batch, d_dim]``, ``[batch, context_dim] -> [batch, d_dim]``.
 
-        The cell of the whole-sequence ``nn.GRU`` (same weights, same gate equations), one step."""
+        The cell of the whole-sequence GRU (same weights, ``nn.GRU``'s gate equations), one step."""
         rnn = self.d_rnn
         return torch.gru_cell(c_t, d_prev, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
 
@@ -156,9 +157,15 @@ class SRNN(SequenceModel):
 
     # ------------------------------------------------------------------ whole-sequence pieces
     def deterministic(self, x: torch.Tensor, context: Optional[torch.Tensor]) -> torch.Tensor:
-        """``d: [time, batch, d_dim]`` from the agent's teacher-forced contexts, one GRU call."""
+        """``d: [time, batch, d_dim]`` from the agent's teacher-forced contexts, one GRU call.
+
+        With ``config.dropout > 0`` and the model in training mode, ``d`` is returned through
+        dropout (the recurrence inside the GRU is untouched); in eval mode it is the GRU's output."""
         c = self.agent.contexts(x, inputs=context).to(self.dtype)  # [batch, time, context_dim]
-        return self.d_rnn(c.transpose(0, 1))[0]  # [time, batch, d_dim], one nn.GRU call
+        d = self.d_rnn(c.transpose(0, 1))[0]  # [time, batch, d_dim], one GRU call
+        if self.config.dropout and self.training:  # regularises the deterministic path (overfits small data)
+            d = nn.functional.dropout(d, self.config.dropout, training=True)
+        return d
 
     def features(self, x, context, lengths) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(d, a)``, each ``[time, batch, *]``: the deterministic states and the inference features."""

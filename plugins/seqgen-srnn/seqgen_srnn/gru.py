@@ -1,0 +1,230 @@
+"""``GRU``: one GRU layer over a whole sequence, with its backward pass written out by hand.
+
+The equations are ``torch.nn.GRU``'s (gate order r, z, n; Cho et al. 2014), for ``t = 0 … T-1``::
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
+    h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+Forward: the input projections ``g^i = x W_ihᵀ + b_ih`` of all steps are ONE ``[T·B, in] × [in, 3H]``
+matmul; the loop then does one ``[B, H] × [H, 3H]`` matmul ``g^h_t = h_{t-1} W_hhᵀ + b_hh`` and six
+small element-wise ops a step, in place in the buffer that held ``g^i``, saving the gates and ``g^h_n``.
+
+Backward, from ``δh_t`` (the total derivative, ``δh_{T-1} = ∂L/∂h_{T-1}``): every pre-activation's
+derivative is ``δh_t`` times a factor that depends only on saved forward values, so the factors are
+computed for all steps at once before the loop::
+
+    a^n_t = (1 − z_t) ⊙ (1 − n_t²)                                    (∂h_t / ∂ n's pre-activation)
+    δg^h_t = δh_t ⊙ [a^n_t ⊙ g^h_{n,t} ⊙ r_t(1 − r_t),  (h_{t-1} − n_t) ⊙ z_t(1 − z_t),  a^n_t ⊙ r_t]
+    δg^i_t = δg^h_t with its n block replaced by δh_t ⊙ a^n_t
+    δh_{t-1} = ∂L/∂h_{t-1} + δh_t ⊙ z_t + δg^h_t W_hh    (the only loop: a matmul and two ops a step)
+
+and the rest over all ``T·B`` rows at once, as cuDNN does: ``∂L/∂W_hh = Σ_t δg^hᵀ_t h_{t-1}``,
+``∂L/∂W_ih = Σ_t δg^iᵀ_t x_t``, ``∂L/∂b_hh = Σ_t δg^h_t``, ``∂L/∂b_ih = Σ_t δg^i_t``,
+``∂L/∂x = δg^i W_ih`` (one matmul each; ``∂L/∂x`` only when ``x`` requires grad). Autograd through
+``nn.GRU`` on CPU records a dozen nodes a step and computes the weight gradients one step (``B``
+rows) at a time.
+
+:class:`GRU` is a drop-in for a one-layer, unidirectional, time-major ``nn.GRU`` with biases:
+the same parameter names and shapes (``weight_ih_l0: [3H, in]``, ``weight_hh_l0: [3H, H]``,
+``bias_ih_l0``, ``bias_hh_l0: [3H]``), the same initialisation (so a seeded model draws the same
+weights), the same call ``gru(x: [T, B, in], hx: [1, B, H] = None) -> (out: [T, B, H], h_n: [1, B, H])``,
+so state dicts load either way. Two additions: ``x`` may be a tuple of ``[T, B, in_k]`` parts read as
+their concatenation (no concatenated copy; ``∂L/∂part`` only for parts that require grad), and
+``reverse=True`` runs the recurrence from ``t = T-1`` down to 0 (a backward GRU without flipping
+the sequence). Only device-agnostic tensor ops are used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from seqgen import ShapeError
+
+__all__ = ["GRU", "GRUSequence"]
+
+
+class GRUSequence(torch.autograd.Function):
+    """``(h0, w_ih, w_hh, b_ih, b_hh, reverse, *parts) -> out: [T, B, H]``, ``out[t] = h_t``.
+
+    ``parts``: ``[T, B, in_k]`` tensors whose concatenation along the last dim is the input ``x``
+    (``Σ in_k = in``), so an input assembled from pieces is never copied into one tensor and
+    ``∂L/∂part`` is computed only for the parts that require grad. ``h0: [B, H]`` or None (zeros).
+    ``reverse``: run ``t = T-1 … 0`` (``h_{t+1}`` feeds step ``t``), a backward GRU without flips.
+    """
+
+    @staticmethod
+    def forward(ctx, h0, w_ih, w_hh, b_ih, b_hh, reverse: bool, *parts):
+        time, batch = parts[0].shape[:2]
+        hid = w_hh.shape[1]
+        parts = tuple(p.contiguous() for p in parts)  # copied once (a transposed view, say), read twice
+        # gates: first the input projections g^i of all steps (one matmul), then, step by step and in
+        # place, [r_t, z_t, n_t] after their nonlinearities.
+        gates = _input_projection(parts, w_ih, b_ih).view(time, batch, 3 * hid)  # [T, B, 3H]
+        gh_n = gates.new_empty(time, batch, hid)  # W_hn h_prev + b_hn, kept for the backward
+        out = gates.new_empty(time, batch, hid)
+        w_hh_t = w_hh.t()
+        h = gates.new_zeros(batch, hid) if h0 is None else h0
+        gh = gates.new_empty(batch, 3 * hid)  # W_hh h_prev + b_hh of the current step
+        gh_rz, gh_n_now = gh.split([2 * hid, hid], dim=-1)
+        # Per-step views made once (indexing inside the loop would cost about as much as the ops).
+        blocks = (*gates.split([2 * hid, hid], dim=-1), *gates[..., : 2 * hid].split(hid, dim=-1), gh_n, out)
+        steps = list(zip(*(v.unbind(0) for v in blocks)))  # steps[t]: the step-t views, [B, *] each
+        for t in range(time - 1, -1, -1) if reverse else range(time):
+            g_rz, g_n, r, z, gh_n_t, h_out = steps[t]
+            torch.addmm(b_hh, h, w_hh_t, out=gh)  # [B, 3H]
+            g_rz.add_(gh_rz).sigmoid_()  # r_t, z_t
+            n = g_n.addcmul_(r, gh_n_t.copy_(gh_n_now)).tanh_()  # n_t = tanh(g^i_n + r_t ⊙ g^h_n)
+            h = torch.lerp(n, h, z, out=h_out)  # h_t = n + z ⊙ (h_prev − n)
+        ctx.reverse = reverse
+        ctx.save_for_backward(h0, w_ih, w_hh, gh_n, gates, out, *parts)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out):
+        h0, w_ih, w_hh, gh_n, gates, out, *parts = ctx.saved_tensors
+        time, batch, hid = out.shape
+        rows, rev = time * batch, ctx.reverse
+        r, z, n = gates.unflatten(-1, (3, hid)).unbind(-2)  # [T, B, H] each
+        # h_prev of every step: out shifted by one step (towards the start in time order), h0 at the start.
+        first, later, earlier = (time - 1, slice(0, -1), slice(1, None)) if rev else (0, slice(1, None), slice(0, -1))
+        # d: [T, B, 4, H] holds δ of the pre-activations in the order (n hidden side, r, z, n input side),
+        # so δg^h = d[..., 0:3] (with W_hh's rows permuted to n, r, z) and δg^i = d[..., 1:4] (r, z, n).
+        scratch = _scratch(out, 8 * time * batch * hid)  # d, f and δh below: temporaries of this call only
+        d = scratch[: 4 * time * batch * hid].view(time, batch, 4, hid)
+        # f: the factors turning δh_t into δg^h_t, in the order (n hidden side, r, z)
+        f = scratch[4 * time * batch * hid : 7 * time * batch * hid].view(time, batch, 3, hid)
+        a_n = torch.addcmul(out.new_ones(()), n, n, value=-1, out=d[:, :, 3])  # 1 − n²
+        a_n.addcmul_(a_n, z, value=-1)  # ⊙ (1 − z)
+        torch.mul(a_n, r, out=f[:, :, 0])
+        torch.mul(f[:, :, 0], gh_n, out=f[:, :, 1]).addcmul_(f[:, :, 1], r, value=-1)  # ⊙ g^h_n (1 − r)
+        torch.sub(out[earlier], n[later], out=f[later, :, 2])
+        if h0 is None:
+            torch.neg(n[first], out=f[first, :, 2])
+        else:
+            torch.sub(h0, n[first], out=f[first, :, 2])
+        f[:, :, 2].mul_(z).addcmul_(f[:, :, 2], z, value=-1)  # (h_prev − n) z (1 − z)
+        w_hh_perm = torch.cat([w_hh[2 * hid :], w_hh[: 2 * hid]])  # rows (n, r, z)
+        d_h = scratch[7 * time * batch * hid : 8 * time * batch * hid].view(time, batch, hid)  # δh_t
+        order = list(range(time)) if rev else list(range(time - 1, -1, -1))
+        d_h[order[0]] = d_out[order[0]]
+        dh_s, dgh_s, f_s, dout_s, z_s = d_h.unbind(0), d[:, :, :3].unbind(0), f.unbind(0), d_out.unbind(0), z.unbind(0)
+        for i, t in enumerate(order):
+            dh, d_gh = dh_s[t], dgh_s[t]
+            torch.mul(dh.unsqueeze(1), f_s[t], out=d_gh)  # δg^h_t: [B, 3, H]
+            if i + 1 < time:
+                p = order[i + 1]
+                dh_prev = torch.addcmul(dout_s[p], dh, z_s[t], out=dh_s[p])
+            else:
+                dh_prev = dh * z_s[t]
+            dh_prev.addmm_(d_gh.reshape(batch, 3 * hid), w_hh_perm)  # δh of the previous step (δh0 last)
+        a_n.mul_(d_h)  # δ of n's input-side pre-activation: no r
+        d2 = d.view(rows, 4 * hid)
+        d_gh, d_gi = d2[:, : 3 * hid], d2[:, hid:]  # [T·B, 3H] each; d_gh in (n, r, z) order
+        need = ctx.needs_input_grad
+        d_h0 = dh_prev if need[0] else None
+        d_w_ih = torch.cat([d_gi.t() @ p.view(rows, -1) for p in parts], dim=1) if need[1] else None
+        d_w_hh = d_b_hh = None
+        if need[2]:
+            h_rows = slice(batch, None) if not rev else slice(0, rows - batch)
+            d_w = d_gh[h_rows].t() @ out[earlier].reshape(-1, hid)  # Σ_t δg^hᵀ_t h_prev (h0 rows below)
+            if h0 is not None:
+                first_rows = slice(first * batch, (first + 1) * batch)
+                d_w.addmm_(d_gh[first_rows].t(), h0)
+            d_w_hh = torch.cat([d_w[hid:], d_w[:hid]])  # back to rows (r, z, n)
+        if need[4]:
+            s = d_gh.sum(0)
+            d_b_hh = torch.cat([s[hid:], s[:hid]])
+        d_b_ih = d_gi.sum(0) if need[3] else None
+        d_parts, start = [], 0
+        for k, p in enumerate(parts):
+            width = p.shape[-1]
+            d_parts.append((d_gi @ w_ih[:, start : start + width]).view(p.shape) if need[6 + k] else None)
+            start += width
+        _release(scratch)
+        return (d_h0, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None, *d_parts)
+
+
+# One scratch buffer per (device, dtype) for the backward's temporaries, kept between calls: a fresh
+# multi-megabyte buffer every step costs more in page faults (the allocator hands such memory back
+# to the OS on free) than the backward's element-wise work. A call takes it out of the dict and
+# puts it back when done, so concurrent calls never share one; buffers over _SCRATCH_MAX elements
+# are not kept.
+_SCRATCH: dict = {}
+_SCRATCH_MAX = 1 << 23
+
+
+def _scratch(like: torch.Tensor, numel: int) -> torch.Tensor:
+    """A 1-d buffer of at least ``numel`` elements with ``like``'s device and dtype (contents undefined)."""
+    buf = _SCRATCH.pop((like.device, like.dtype), None)
+    return buf if buf is not None and buf.numel() >= numel else like.new_empty(numel)
+
+
+def _release(buf: torch.Tensor) -> None:
+    """Hand a buffer from :func:`_scratch` back (kept unless it is larger than ``_SCRATCH_MAX``)."""
+    if buf.numel() <= _SCRATCH_MAX:
+        _SCRATCH[(buf.device, buf.dtype)] = buf
+
+
+def _input_projection(parts, w_ih, b_ih) -> torch.Tensor:
+    """``Σ_k part_k W_ih[:, cols_k]ᵀ + b_ih`` over all ``T·B`` rows (contiguous parts): ``[T·B, 3H]``."""
+    rows = parts[0].shape[0] * parts[0].shape[1]
+    g, start = None, 0
+    for p in parts:
+        w = w_ih[:, start : start + p.shape[-1]].t()  # [in_k, 3H]
+        g = torch.addmm(b_ih, p.view(rows, -1), w) if g is None else g.addmm_(p.view(rows, -1), w)
+        start += p.shape[-1]
+    return g
+
+
+class GRU(nn.Module):
+    """One GRU layer over a whole time-major sequence, ``nn.GRU(input_size, hidden_size)``'s drop-in
+    (parameters ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``; see the module docstring).
+
+    ``forward(x: [T, B, input_size], hx: [1, B, hidden_size] | None) -> (out: [T, B, hidden_size], h_n: [1, B, hidden_size])``
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        gates = 3 * self.hidden_size
+        self.weight_ih_l0 = nn.Parameter(torch.empty(gates, self.input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(gates, self.hidden_size))
+        self.bias_ih_l0 = nn.Parameter(torch.empty(gates))
+        self.bias_hh_l0 = nn.Parameter(torch.empty(gates))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``nn.GRU``'s initialisation, drawn in its order: every parameter ``~ U(−1/√H, 1/√H)``."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+    def forward(self, x, hx: Optional[torch.Tensor] = None, *, reverse: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``x: [T, B, input_size]`` (or a tuple of ``[T, B, in_k]`` parts to be read as their
+        concatenation along the last dim), ``hx = h_{-1}: [1, B, hidden_size]`` (zeros when None) ->
+        ``(out: [T, B, hidden_size], h_n: [1, B, hidden_size])``. ``reverse=True`` runs from
+        ``t = T-1`` down to 0 (``out[t]`` reads steps ``t … T-1``); ``h_n`` is then ``out[0]``."""
+        parts = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        lead = tuple(parts[0].shape[:2]) if parts[0].dim() == 3 else ()
+        ok = len(lead) == 2 and lead[0] > 0 and all(p.dim() == 3 and tuple(p.shape[:2]) == lead for p in parts)
+        if not ok or sum(p.shape[-1] for p in parts) != self.input_size:
+            got = [tuple(p.shape) for p in parts] if len(parts) > 1 else tuple(parts[0].shape)
+            raise ShapeError("x", f"[time >= 1, batch, input_size={self.input_size}] (or parts summing to it)", got, "pass a time-major sequence")
+        batch = lead[1]
+        if hx is not None and tuple(hx.shape) != (1, batch, self.hidden_size):
+            raise ShapeError("hx", f"[1, batch={batch}, hidden_size={self.hidden_size}]", tuple(hx.shape), "pass one initial state per sequence")
+        h = None if hx is None else hx[0]
+        weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
+        out = GRUSequence.apply(h, *weights, bool(reverse), *parts)  # [T, B, H]
+        return out, (out[:1] if reverse else out[-1:])
