@@ -17,9 +17,11 @@ Writes PNGs to ``--out`` (and TrainOps' checkpoint and metrics there). ``--smoke
 stage at toy sizes in seconds (CI); ``--load RUN_DIR`` skips training and uses a saved run (e.g.
 the ``--run-dir`` of ``plugins/seqgen-langevin/benchmarks/quality_langevin.py``). Unless
 ``--no-warm-start``, training starts from ``model.init_from_data`` (``b`` from the data) rather than
-the original's ``b = 0``.
+the original's ``b = 0``. The model settings default to ``SETTINGS`` (those of the quality benchmark:
+``T = 0.1``, persistent chains restarting from noise with probability 0.02 per update); ``--set``
+overrides them, e.g. ``--set temperature=1 chain_restart=0`` for the original's ``T = 1`` and plain PCD.
 
-    python examples/langevin_mnist.py --out runs/langevin_mnist            # ~14 CPU-minutes of training
+    python examples/langevin_mnist.py --out runs/langevin_mnist            # ~20 CPU-minutes of training
     python examples/langevin_mnist.py --smoke --out /tmp/langevin_smoke
 """
 
@@ -37,6 +39,8 @@ from seqgen.plot import image_grid, plot_training_curves
 from seqgen.train import TrainOps, seed_everything
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+#: LangevinConfig settings applied before ``--set`` (the quality benchmark's).
+SETTINGS = ("temperature=0.1", "chain_restart=0.02")
 
 
 def parse(argv=None):
@@ -44,12 +48,12 @@ def parse(argv=None):
     p.add_argument("--data-dir", type=Path, default=DATA, help="directory with the MNIST idx files")
     p.add_argument("--digits", type=int, nargs="+", default=[1, 3, 6])
     p.add_argument("--out", type=Path, default=Path("runs/langevin_mnist"))
-    p.add_argument("--steps", type=int, default=2000, help="learning updates")
+    p.add_argument("--steps", type=int, default=2500, help="learning updates")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
-    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--lr", type=float, default=5e-4, help="the rule carries 1/T: at T = 0.1 this is the step of lr 5e-3 at T = 1")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--chains", type=int, default=10, help="chains generated from noise")
-    p.add_argument("--gen-steps", type=int, default=1000, help="Langevin steps of the generated trajectories")
+    p.add_argument("--gen-steps", type=int, default=5000, help="Langevin steps of the generated trajectories")
     p.add_argument("--frames", type=int, default=8, help="time points shown in the image grid")
     p.add_argument("--neuron", type=int, default=14 * 28 + 14, help="the neuron (pixel) whose activity is plotted")
     p.add_argument("--relax-steps", type=int, default=1000, help="noise-free steps from each final sample to its fixed point")
@@ -82,7 +86,7 @@ def train_or_load(args, train):
             print(f"  {plot_training_curves(args.load / 'metrics.jsonl', args.out / 'training.png')}")
         return TrainOps.load_model(args.load)
     seed_everything(args.seed)
-    model = lv.SPEC.build(lv.LangevinConfig().with_overrides(args.set))
+    model = lv.SPEC.build(lv.LangevinConfig().with_overrides([*SETTINGS, *args.set]))
     if not args.no_warm_start:  # b zeroes the data's mean residual; the chains still start from noise
         model.init_from_data(torch.stack([train[i].x[0] for i in range(len(train))]))
     config = lv.train_config(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=None,
@@ -162,7 +166,7 @@ def main(argv=None):
     if not (args.data_dir / "mnist-t10k-images-idx3-ubyte.gz").is_file():
         sys.exit(f"no MNIST idx files in {args.data_dir}; pass --data-dir")
     args.out.mkdir(parents=True, exist_ok=True)
-    config = lv.LangevinConfig().with_overrides(args.set)
+    config = lv.LangevinConfig().with_overrides([*SETTINGS, *args.set])
     train, pixels, labels = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="train")
     print(f"data: {train.describe().splitlines()[0]}")
 

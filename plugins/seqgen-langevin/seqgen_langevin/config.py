@@ -36,6 +36,11 @@ class LangevinConfig(seqgen.Config):
     zero_diagonal:     keep ``J_ii = 0`` (no self-coupling): the diagonal starts at zero and its
                        statistic is zeroed, so SGD, Adam and AdamW all leave it at zero.
     num_model_chains:  ``N_model``, persistent chains (PCD) that supply the model statistics.
+    chain_restart:     ``ρ ∈ [0, 1]``: before each update every persistent chain restarts from pure
+                       noise ``N(0, σ₀² I)`` with probability ``ρ`` (0, the default, is plain PCD).
+                       A chain's age is then geometric with mean ``1/ρ`` updates, so the chains keep
+                       visiting the attractors that noise leads to and the rule can remove the
+                       spurious ones there (cf. the replay buffer of Du & Mordatch 2019).
     langevin_steps:    ``n_t``, Langevin steps the chains advance per learning update.
     init_scale:        ``σ₀``: generation and the chains start from pure noise ``N(0, σ₀² I)``.
     data_map:          pixel ``p ∈ [0, 1]`` to state: ``'atanh'`` is ``atanh(clip(2p − 1, ±data_clip))``,
@@ -50,6 +55,7 @@ class LangevinConfig(seqgen.Config):
     bias: bool = attrs.field(default=True, validator=_is_bool)
     zero_diagonal: bool = attrs.field(default=False, validator=_is_bool)
     num_model_chains: int = attrs.field(default=1000, validator=positive_int)
+    chain_restart: float = attrs.field(default=0.0, validator=in_range(0.0, 1.0))
     langevin_steps: int = attrs.field(default=10, validator=positive_int)
     init_scale: float = attrs.field(default=1.0, validator=positive)
     data_map: str = attrs.field(default="atanh", validator=one_of("atanh", "linear"))

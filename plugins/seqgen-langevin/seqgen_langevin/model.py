@@ -228,6 +228,9 @@ class LangevinMachine(seqgen.SequenceModel):
     def learning_statistics(self, batch: seqgen.SeqBatch) -> seqgen.LossOutput:
         """One update's statistics: advance the chains ``n_t`` steps and contrast data with chains.
 
+        With ``chain_restart = ρ > 0`` each chain first restarts from ``N(0, σ₀² I)`` with
+        probability ``ρ`` (torch's global generator).
+
         Returns ``LossOutput(loss=contrastive gap, metrics, grads={'J': −ΔJ, 'b': −Δb})`` where ``ΔJ``,
         ``Δb`` are the rule's ascent directions (module :mod:`~seqgen_langevin.dynamics`), so the
         optimizer stepping along ``−grads`` ascends the likelihood (see :meth:`_monitor` for the
@@ -237,6 +240,9 @@ class LangevinMachine(seqgen.SequenceModel):
         x_data = self._data_states(batch)
         if c.zero_diagonal:
             self.J.diagonal().zero_()
+        if c.chain_restart > 0:  # each chain restarts from pure noise with probability ρ
+            restart = torch.rand(self.chains.shape[0], device=self.chains.device) < c.chain_restart  # [N_model]
+            self.chains[restart] = self.chains.new_empty(int(restart.sum()), c.num_neurons).normal_(0.0, c.init_scale)
         langevin_(self.chains, self.J, self.b, dt=c.dt, temperature=c.temperature, num_steps=c.langevin_steps)
         self.num_updates += 1
         if not bool(torch.isfinite(self.chains).all()):

@@ -24,6 +24,8 @@ def test_other_config_values_are_checked():
         LangevinConfig(data_clip=1.0)
     with pytest.raises(seqgen.ConfigError, match="num_model_chains"):
         LangevinConfig(num_model_chains=0)
+    with pytest.raises(seqgen.ConfigError, match=r"'chain_restart' must be in \[0.0, 1.0\]"):
+        LangevinConfig(chain_restart=1.5)
 
 
 def test_images_outside_unit_interval_are_rejected():

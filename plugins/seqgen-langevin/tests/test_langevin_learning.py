@@ -104,3 +104,23 @@ def test_warm_start_from_data():
         residual = x - (torch.tanh(x) @ model.J.T + model.b)
     torch.testing.assert_close(residual.mean(0), torch.zeros(3), atol=1e-6, rtol=0)  # ⟨r⟩_data = 0
     assert all(bool((row == x).all(1).any()) for row in model.chains)  # every chain starts at a data point
+
+
+def test_chain_restart_resets_a_share_of_the_chains_to_noise():
+    # Chains parked at x = 50 with J = 0, b = 0: one step keeps a kept chain near 50·(1 − Δt) = 47.5,
+    # while a restarted one is N(0, 1) after one step (|x| < 10 with overwhelming probability).
+    def restarted_share(rho):
+        torch.manual_seed(0)
+        model = _model(num_model_chains=4000, langevin_steps=1, chain_restart=rho)
+        with torch.no_grad():
+            model.J.zero_()
+            model.chains.fill_(50.0)
+        model.learning_statistics(_gaussian_batch(64, seed=8))
+        near_noise = (model.chains.abs() < 10).all(1)  # [4000]
+        assert bool((near_noise | (model.chains - 47.5).abs().lt(10).all(1)).all())  # each chain is one or the other
+        return float(near_noise.double().mean())
+
+    assert restarted_share(0.0) == 0.0  # plain PCD
+    assert restarted_share(1.0) == 1.0
+    # binomial std of the share at ρ = 0.25: sqrt(0.25 · 0.75 / 4000) ≈ 0.007; 0.04 is ~6σ
+    assert abs(restarted_share(0.25) - 0.25) < 0.04
