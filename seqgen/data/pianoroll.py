@@ -100,6 +100,11 @@ def transpose_roll(roll: torch.Tensor, shift: int) -> torch.Tensor:
             f"shift {shift} moves {moved}, off the keyboard {LOWEST_PITCH}-{HIGHEST_PITCH}",
             f"use a shift in [{lo}, {hi}] for this roll",
         )
+    return _move(roll, shift)
+
+
+def _move(roll: torch.Tensor, shift: int) -> torch.Tensor:
+    """``out[..., i + shift] = roll[..., i]`` for a shift already known to keep every note on the keyboard."""
     out = torch.zeros_like(roll)
     if shift >= 0:
         out[..., shift:] = roll[..., : NUM_KEYS - shift]
@@ -137,8 +142,7 @@ class RandomTranspose(torch.utils.data.Dataset):
         roll = item.x if isinstance(item, Sequence) else item
         lo, hi = transpose_range(roll)
         lo, hi = max(lo, self.low), min(hi, self.high)
-        shift = int(torch.randint(lo, hi + 1, ()))
-        moved = transpose_roll(roll, shift)
+        moved = _move(roll, int(torch.randint(lo, hi + 1, ())))  # the range already keeps it on the keyboard
         return attrs.evolve(item, x=moved) if isinstance(item, Sequence) else moved
 
 
