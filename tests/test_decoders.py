@@ -21,6 +21,7 @@ from seqgen.components import (
     CategoricalDecoder,
     GroupDecoder,
     GroupDistribution,
+    MADEDecoder,
     NormalDecoder,
 )
 
@@ -31,6 +32,7 @@ LEADS = [(), (2,), (2, 3)]
 def make(kind: str):
     return {
         "bernoulli": lambda: BernoulliDecoder(IN, 3, hidden=(5,)),
+        "made": lambda: MADEDecoder(IN, 3, hidden=(5,), made_hidden=4),
         "normal": lambda: NormalDecoder(IN, 3, hidden=(5,)),
         "normal_fixed": lambda: NormalDecoder(IN, 3, scale=0.5),
         "categorical": lambda: CategoricalDecoder(IN, 7),
@@ -39,7 +41,7 @@ def make(kind: str):
     }[kind]()
 
 
-KINDS = ["bernoulli", "normal", "normal_fixed", "categorical", "beta", "group"]
+KINDS = ["bernoulli", "made", "normal", "normal_fixed", "categorical", "beta", "group"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

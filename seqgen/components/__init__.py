@@ -1,7 +1,7 @@
 """The component roles and the stock components (DESIGN §1).
 
 Roles: :class:`DistModule`, :class:`Decoder`, :class:`Encoder`, :class:`Agent` (``base``).
-Stock components: :class:`MLP`; decoders (Bernoulli, Normal, Categorical, Beta, Group); encoders
+Stock components: :class:`MLP`; decoders (Bernoulli, MADE, Normal, Categorical, Beta, Group); encoders
 (Flatten, MLP, Embedding, OneHot, Conv); agents (Observation, Constant, History, Chain, Policy) and
 their state containers.
 """
@@ -20,6 +20,7 @@ from .agents import (
 )
 from .base import Agent, Decoder, DistModule, Encoder
 from .decoders import BernoulliDecoder, BetaDecoder, CategoricalDecoder, GroupDecoder, GroupDistribution, NormalDecoder
+from .made import MADEBernoulli, MADEDecoder
 from .encoders import ConvEncoder, EmbeddingEncoder, FlattenEncoder, MLPEncoder, OneHotEncoder
 from .mlp import ACTIVATIONS, MLP
 
@@ -36,6 +37,8 @@ __all__ = [
     "BetaDecoder",
     "GroupDecoder",
     "GroupDistribution",
+    "MADEDecoder",
+    "MADEBernoulli",
     "FlattenEncoder",
     "MLPEncoder",
     "EmbeddingEncoder",

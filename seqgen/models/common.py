@@ -26,6 +26,7 @@ from torch import nn
 from ..components.agents import ObservationAgent
 from ..components.base import Agent, Decoder, Encoder
 from ..components.decoders import BernoulliDecoder, BetaDecoder, CategoricalDecoder, NormalDecoder
+from ..components.made import MADEDecoder
 from ..components.encoders import EmbeddingEncoder, FlattenEncoder, MLPEncoder, OneHotEncoder
 from ..errors import ConfigError, ShapeError
 from ..masking import fill_hidden
@@ -48,7 +49,7 @@ __all__ = [
     "Recurrence",
 ]
 
-OBS_KINDS = ("bernoulli", "normal", "categorical", "beta")
+OBS_KINDS = ("bernoulli", "made", "normal", "categorical", "beta")
 CELLS = ("gru", "lstm")
 
 
@@ -77,6 +78,8 @@ def make_decoder(obs: str, obs_dim: int, in_dim: int, *, hidden: Tuple[int, ...]
     """``p(x_t | d_t)`` for an observation kind; ``obs_dim`` is the vocabulary size for tokens."""
     if obs == "bernoulli":
         return BernoulliDecoder(in_dim, obs_dim, hidden=hidden)
+    if obs == "made":
+        return MADEDecoder(in_dim, obs_dim, hidden=hidden)
     if obs == "normal":
         return NormalDecoder(in_dim, obs_dim, hidden=hidden)
     if obs == "categorical":

@@ -57,7 +57,7 @@ class RNNConfig(Config):
     """Configuration of :class:`RNNModel`.
 
     obs_dim:        observation width, or the vocabulary size for ``obs='categorical'``
-    obs:            ``'bernoulli' | 'normal' | 'categorical' | 'beta'`` (the decoder)
+    obs:            ``'bernoulli' | 'made' | 'normal' | 'categorical' | 'beta'`` (the decoder)
     hidden:         RNN state width (the decoder's ``in_dim``)
     cell:           ``'gru' | 'lstm'``
     num_layers:     stacked RNN layers
