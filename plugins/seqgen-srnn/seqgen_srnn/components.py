@@ -1,7 +1,8 @@
 """The SRNN's default components, and the checks that user-supplied ones fit the config.
 
 - decoder ``p(x_t | z_t, d_t)``: reads ``[z_t, d_t]`` (``in_dim = z_dim + d_dim``) through an MLP
-  of ``decoder_hidden``; Bernoulli (piano rolls), Normal (real series), Categorical (text), Beta.
+  of ``decoder_hidden``; Bernoulli (piano rolls), MADE (piano rolls, keys dependent), Normal (real
+  series), Categorical (text), Beta.
 - agent: ``ObservationAgent(enc)``, so ``c_t = [enc(x_{t-1}), inputs_t]`` with ``enc(x_{-1}) = 0``.
 - encoder: a second ``enc`` for the inference network's ``enc(x_t)`` (its own parameters: the
   two roles read different steps, and separate tensors keep checkpoints free of shared storage).
@@ -20,6 +21,7 @@ from seqgen.components import (
     CategoricalDecoder,
     EmbeddingEncoder,
     FlattenEncoder,
+    MADEDecoder,
     MLPEncoder,
     NormalDecoder,
     ObservationAgent,
@@ -39,7 +41,7 @@ def obs_shape_of(config: SRNNConfig) -> torch.Size:
 def make_decoder(config: SRNNConfig) -> Decoder:
     """``p(x_t | z_t, d_t)`` for ``config.obs``, reading ``[z_t, d_t]``."""
     in_dim, hidden = config.z_dim + config.d_dim, config.decoder_hidden
-    kinds = {"bernoulli": BernoulliDecoder, "normal": NormalDecoder, "categorical": CategoricalDecoder, "beta": BetaDecoder}
+    kinds = {"bernoulli": BernoulliDecoder, "made": MADEDecoder, "normal": NormalDecoder, "categorical": CategoricalDecoder, "beta": BetaDecoder}
     return kinds[config.obs](in_dim, config.obs_dim, hidden=hidden)
 
 

@@ -13,7 +13,7 @@ from seqgen import ConfigError, in_range, non_negative_int, one_of, positive_int
 
 __all__ = ["SRNNConfig", "OBS_KINDS", "INFERENCE_KINDS"]
 
-OBS_KINDS = ("bernoulli", "normal", "categorical", "beta")
+OBS_KINDS = ("bernoulli", "made", "normal", "categorical", "beta")
 INFERENCE_KINDS = ("smooth", "filter")
 
 
@@ -49,7 +49,8 @@ class SRNNConfig(seqgen.Config):
 
     obs_dim:        observation width (piano-roll keys, series features), or the vocabulary size
                     (``<unk>`` included) when ``obs='categorical'``
-    obs:            ``'bernoulli' | 'normal' | 'categorical' | 'beta'``: the default decoder
+    obs:            ``'bernoulli' | 'made' | 'normal' | 'categorical' | 'beta'``: the default decoder
+                    (``made``: bits that depend on the bits before them, ``seqgen.components.MADEDecoder``)
     z_dim:          width of each step's stochastic state ``z_t``
     d_dim:          state width of the deterministic GRU ``d_t = GRU(d_{t-1}, c_t)``
     a_dim:          width of the inference features ``a_t`` (the backward GRU's state, or the

@@ -2,7 +2,8 @@
 
 Besides ``SPEC.test_config`` (Bernoulli piano-roll bits, smoothing inference, Resq), variants cover
 tokens (Categorical, ``obs_shape == ()``) with an embedding, real vectors (Normal) with given
-per-step inputs, values in (0, 1) (Beta), and the filtering posterior without Resq.
+per-step inputs, values in (0, 1) (Beta), dependent bits (MADE), and the filtering posterior
+without Resq.
 """
 
 import attrs
@@ -20,6 +21,7 @@ SPECS = [
     variant("srnn_tokens", obs="categorical", obs_dim=5, embed_dim=4),
     variant("srnn_normal_inputs", obs="normal", input_dim=2),
     variant("srnn_beta", obs="beta"),
+    variant("srnn_made", obs="made"),
     variant("srnn_filter_no_resq", inference="filter", resq=False),
 ]
 

@@ -28,7 +28,7 @@ def _data(kind="bernoulli"):
     return x, mask
 
 
-@pytest.mark.parametrize("overrides", [{}, {"inference": "filter", "resq": False}, {"obs": "normal"}])
+@pytest.mark.parametrize("overrides", [{}, {"inference": "filter", "resq": False}, {"obs": "normal"}, {"obs": "made"}])
 def test_fused_elbo_equals_pyro_on_the_same_seed(overrides):
     torch.manual_seed(0)
     model = SPEC.build(**{**TINY, **overrides}).double()
