@@ -169,7 +169,7 @@ def run(name: str, args, train_data, valid_data) -> dict:
     metrics = ops.evaluate(valid_data)
     row = {"model": name, "steps": ops.state.step, "kept": kept, "seconds": seconds, "cpu": cpu, "params": n_params}
     if "neg_elbo_bound" in metrics:
-        row["neg_elbo"] = metrics["neg_elbo_bound"]
+        row["neg_elbo"], row["kl"] = metrics["neg_elbo_bound"], metrics.get("kl")
         torch.manual_seed(args.seed)
         row["iwae"] = iwae_per_step(model, valid_data, args.iwae, args.eval_batch_size)
     else:
@@ -251,7 +251,7 @@ def main(argv=None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), load average now {load}")
     for r in rows:
-        score = (f"neg-ELBO {r['neg_elbo']:.3f} (bound)  IWAE K={args.iwae} {r['iwae']:.3f} (bound)" if "neg_elbo" in r
+        score = (f"neg-ELBO {r['neg_elbo']:.3f} (bound; of it KL {r['kl']:.3f})  IWAE K={args.iwae} {r['iwae']:.3f} (bound)" if "neg_elbo" in r
                  else f"NLL {r['nll']:.3f} (exact)")
         kept = f" (weights of step {r['kept']}, best validation figure)" if r["kept"] != r["steps"] else ""
         print(f"  {r['model']:5s} {score}  | {r['steps']} steps in {r['seconds']:.0f} s ({r['cpu']:.0f} s CPU){kept}, {r['params']} parameters")
