@@ -61,19 +61,8 @@ class _MLPDecoder(Decoder):
         return self.net(features)
 
 
-class BernoulliDecoder(_MLPDecoder):
-    """Independent bits: ``features: [*, in_dim] -> logits: [*, obs_dim]``; values are 0./1. floats."""
-
-    def __init__(self, in_dim: int, obs_dim: int, *, hidden: Sequence[int] = ()):
-        obs_dim = check_int("BernoulliDecoder", "obs_dim", obs_dim)
-        super().__init__(in_dim, obs_dim, hidden)
-        self.event_shape = torch.Size([obs_dim])
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self._head(features)
-
-    def dist(self, logits: torch.Tensor) -> dist.TorchDistribution:
-        return dist.Bernoulli(logits=logits).to_event(1)
+class _BitsDecoder(_MLPDecoder):
+    """Shared by the decoders of bits: values are 0./1. floats, event ``(obs_dim,)``."""
 
     @property
     def support(self) -> constraints.Constraint:
@@ -86,7 +75,23 @@ class BernoulliDecoder(_MLPDecoder):
     def check_values(self, x: torch.Tensor, argument: str = "x") -> None:
         bad = (x != 0) & (x != 1)
         if bad.any():
-            raise DataError(argument, f"BernoulliDecoder needs bits in {{0, 1}}, got {_first_bad(x, bad)}", "binarise the data (e.g. (x > 0.5).float()) or use NormalDecoder/BetaDecoder")
+            name = type(self).__name__
+            raise DataError(argument, f"{name} needs bits in {{0, 1}}, got {_first_bad(x, bad)}", "binarise the data (e.g. (x > 0.5).float()) or use NormalDecoder/BetaDecoder")
+
+
+class BernoulliDecoder(_BitsDecoder):
+    """Independent bits: ``features: [*, in_dim] -> logits: [*, obs_dim]``; values are 0./1. floats."""
+
+    def __init__(self, in_dim: int, obs_dim: int, *, hidden: Sequence[int] = ()):
+        obs_dim = check_int("BernoulliDecoder", "obs_dim", obs_dim)
+        super().__init__(in_dim, obs_dim, hidden)
+        self.event_shape = torch.Size([obs_dim])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self._head(features)
+
+    def dist(self, logits: torch.Tensor) -> dist.TorchDistribution:
+        return dist.Bernoulli(logits=logits).to_event(1)
 
 
 class NormalDecoder(_MLPDecoder):

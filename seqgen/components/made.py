@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import constraints
 
-from ..errors import DataError, ShapeError
-from .base import Decoder
-from .mlp import MLP, check_hidden, check_int
+from .decoders import _BitsDecoder
+from .mlp import check_int
 
 __all__ = ["MADEDecoder", "MADEBernoulli"]
 
@@ -47,7 +46,7 @@ def made_masks(obs_dim: int, made_hidden: int):
     return m_in, m_out, m_dir
 
 
-class MADEDecoder(Decoder):
+class MADEDecoder(_BitsDecoder):
     """Dependent bits (see the module docstring): ``features: [*, in_dim] -> params [*, obs_dim + made_hidden]``.
 
     in_dim: feature width; obs_dim: number of bits ``D``; hidden: the feature MLP's hidden layers
@@ -56,52 +55,31 @@ class MADEDecoder(Decoder):
     """
 
     def __init__(self, in_dim: int, obs_dim: int, *, hidden: Sequence[int] = (), made_hidden: int = 128):
-        super().__init__()
         name = "MADEDecoder"
-        self.in_dim = check_int(name, "in_dim", in_dim, minimum=0)
-        self.obs_dim = check_int(name, "obs_dim", obs_dim)
-        made_hidden = check_int(name, "made_hidden", made_hidden, minimum=0)
-        m_in, m_out, m_dir = made_masks(self.obs_dim, made_hidden)
-        self.made_hidden = m_in.shape[0]
-        self.net = MLP(self.in_dim, self.obs_dim + self.made_hidden, hidden=check_hidden(name, hidden))
+        obs_dim = check_int(name, "obs_dim", obs_dim)
+        m_in, m_out, m_dir = made_masks(obs_dim, check_int(name, "made_hidden", made_hidden, minimum=0))
+        super().__init__(in_dim, obs_dim + m_in.shape[0], hidden)
+        self.obs_dim, self.made_hidden = obs_dim, m_in.shape[0]
+        self.event_shape = torch.Size([obs_dim])
         self.register_buffer("mask_in", m_in, persistent=False)
         self.register_buffer("mask_out", m_out, persistent=False)
         self.register_buffer("mask_dir", m_dir, persistent=False)
-        self.w_in = nn.Parameter(torch.empty(self.made_hidden, self.obs_dim))
-        self.w_out = nn.Parameter(torch.empty(self.obs_dim, self.made_hidden))
-        self.w_dir = nn.Parameter(torch.zeros(self.obs_dim, self.obs_dim))
-        # nn.Linear's initialisation, scaled by the number of inputs each unit actually reads
-        fan_in = m_in.sum(1).clamp(min=1)[:, None]
-        nn.init.uniform_(self.w_in, -1.0, 1.0)
-        with torch.no_grad():
-            self.w_in.mul_(fan_in.rsqrt())
-        nn.init.uniform_(self.w_out, -1.0, 1.0)
-        with torch.no_grad():
-            self.w_out.mul_(m_out.sum(1).clamp(min=1)[:, None].rsqrt())
-        self.event_shape = torch.Size([self.obs_dim])
+        # nn.Linear's uniform initialisation, with the fan-in each unit actually reads
+        self.w_in = nn.Parameter(_uniform(self.made_hidden, obs_dim, fan_in=m_in.sum(1)))
+        self.w_out = nn.Parameter(_uniform(obs_dim, self.made_hidden, fan_in=m_out.sum(1)))
+        self.w_dir = nn.Parameter(torch.zeros(obs_dim, obs_dim))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if features.dim() == 0 or features.shape[-1] != self.in_dim:
-            got = features.shape[-1] if features.dim() else 1
-            raise ShapeError("MADEDecoder features", f"[*, in_dim={self.in_dim}]", tuple(features.shape), f"build MADEDecoder with in_dim={got}")
-        return self.net(features)
+        return self._head(features)
 
     def dist(self, params: torch.Tensor) -> "MADEBernoulli":
         return MADEBernoulli(params, self.w_in * self.mask_in, self.w_out * self.mask_out, self.w_dir * self.mask_dir)
 
-    @property
-    def support(self) -> constraints.Constraint:
-        return constraints.independent(constraints.boolean, 1)
 
-    @property
-    def is_discrete(self) -> bool:
-        return True
-
-    def check_values(self, x: torch.Tensor, argument: str = "x") -> None:
-        bad = (x != 0) & (x != 1)
-        if bad.any():
-            idx = tuple(bad.nonzero()[0].tolist())
-            raise DataError(argument, f"MADEDecoder needs bits in {{0, 1}}, got {x[idx].item()!r} at index {idx}", "binarise the data (e.g. (x > 0.5).float())")
+def _uniform(rows: int, cols: int, *, fan_in: torch.Tensor) -> torch.Tensor:
+    """``U(−1/√fan_in, 1/√fan_in)`` per row (``fan_in: [rows]``, at least 1)."""
+    bound = fan_in.clamp(min=1).rsqrt()[:, None]
+    return (2 * torch.rand(rows, cols) - 1) * bound
 
 
 class MADEBernoulli(dist.TorchDistribution):
