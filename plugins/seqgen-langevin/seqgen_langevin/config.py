@@ -41,6 +41,14 @@ class LangevinConfig(seqgen.Config):
                        A chain's age is then geometric with mean ``1/ρ`` updates, so the chains keep
                        visiting the attractors that noise leads to and the rule can remove the
                        spurious ones there (cf. the replay buffer of Du & Mordatch 2019).
+    centered:          step along the rule in centred coordinates, ``h = J(φ − μ) + c`` with ``μ``
+                       the batch's mean data rate ``⟨φ(x)⟩_data`` (the centring trick for
+                       Boltzmann machines, Montavon & Müller 2012): ``ΔJ' = ΔJ − Δb μᵀ``,
+                       ``Δb' = Δb − ΔJ' μ``. Same fixed point (both vanish exactly when ``ΔJ`` and
+                       ``Δb`` do), still local (``μ_j`` is neuron ``j``'s mean rate), but the common
+                       mode of the rates (MNIST's background, ``φ ≈ −0.97`` on most pixels) no
+                       longer limits the learning rate. Needs ``bias=True``. Off by default (the
+                       original rule).
     langevin_steps:    ``n_t``, Langevin steps the chains advance per learning update.
     init_scale:        ``σ₀``: generation and the chains start from pure noise ``N(0, σ₀² I)``.
     data_map:          pixel ``p ∈ [0, 1]`` to state: ``'atanh'`` is ``atanh(clip(2p − 1, ±data_clip))``,
@@ -56,7 +64,12 @@ class LangevinConfig(seqgen.Config):
     zero_diagonal: bool = attrs.field(default=False, validator=_is_bool)
     num_model_chains: int = attrs.field(default=1000, validator=positive_int)
     chain_restart: float = attrs.field(default=0.0, validator=in_range(0.0, 1.0))
+    centered: bool = attrs.field(default=False, validator=_is_bool)
     langevin_steps: int = attrs.field(default=10, validator=positive_int)
     init_scale: float = attrs.field(default=1.0, validator=positive)
     data_map: str = attrs.field(default="atanh", validator=one_of("atanh", "linear"))
     data_clip: float = attrs.field(default=0.97, validator=in_range(0.0, 1.0, lo_open=True, hi_open=True))
+
+    def __attrs_post_init__(self):
+        if self.centered and not self.bias:
+            raise seqgen.ConfigError("centered", "'centered' needs bias=True: the bias absorbs the mean rate μ (h = J(φ − μ) + c)", "set bias=True, or centered=False")

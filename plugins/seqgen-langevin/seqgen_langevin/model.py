@@ -234,7 +234,9 @@ class LangevinMachine(seqgen.SequenceModel):
         Returns ``LossOutput(loss=contrastive gap, metrics, grads={'J': −ΔJ, 'b': −Δb})`` where ``ΔJ``,
         ``Δb`` are the rule's ascent directions (module :mod:`~seqgen_langevin.dynamics`), so the
         optimizer stepping along ``−grads`` ascends the likelihood (see :meth:`_monitor` for the
-        logged figures). Raises TrainingError if a chain diverges (NaN/inf).
+        logged figures). With ``centered=True`` the directions are the centred ones
+        (:class:`LangevinConfig`); the logged gap stays the plain rule's. Raises TrainingError if a
+        chain diverges (NaN/inf).
         """
         c = self.config
         x_data = self._data_states(batch)
@@ -255,9 +257,16 @@ class LangevinMachine(seqgen.SequenceModel):
         s = contrastive_statistics(x_data, self.chains, self.J, self.b, temperature=c.temperature)
         if c.zero_diagonal:
             s.delta_J.fill_diagonal_(0.0)
-        grads = {"J": s.delta_J.neg_()}
+        delta_J, delta_b = s.delta_J, s.delta_b
+        if c.centered:  # ΔJ' = ΔJ − Δb μᵀ, Δb' = Δb − ΔJ' μ (see LangevinConfig.centered)
+            mu = torch.tanh(x_data).mean(0)  # [N]
+            delta_J = delta_J - torch.outer(delta_b, mu)
+            if c.zero_diagonal:
+                delta_J.fill_diagonal_(0.0)
+            delta_b = delta_b - delta_J @ mu
+        grads = {"J": delta_J.neg_()}
         if self.b is not None:
-            grads["b"] = -s.delta_b
+            grads["b"] = -delta_b
         return self._monitor(s, grads)
 
     def _monitor(self, s, grads=None) -> seqgen.LossOutput:

@@ -1,5 +1,6 @@
 """The local learning rule: its fixed point on Gaussian data, convergence towards it, PCD bookkeeping."""
 
+import pytest
 import torch
 
 import seqgen
@@ -124,3 +125,47 @@ def test_chain_restart_resets_a_share_of_the_chains_to_noise():
     assert restarted_share(1.0) == 1.0
     # binomial std of the share at ρ = 0.25: sqrt(0.25 · 0.75 / 4000) ≈ 0.007; 0.04 is ~6σ
     assert abs(restarted_share(0.25) - 0.25) < 0.04
+
+
+def test_centered_directions_are_the_plain_ones_in_centred_coordinates():
+    # Same seed, same chains: ΔJ' = ΔJ − Δb μᵀ and Δb' = Δb − ΔJ' μ with μ = ⟨tanh x⟩ of the batch.
+    batch = _gaussian_batch(500, seed=9)
+    outs = {}
+    for centered in (False, True):
+        torch.manual_seed(0)
+        outs[centered] = _model(num_model_chains=200, centered=centered).learning_statistics(batch)
+    mu = torch.tanh(batch.x[:, 0]).mean(0)
+    d_J, d_b = -outs[False].grads["J"], -outs[False].grads["b"]
+    want_J = d_J - torch.outer(d_b, mu)
+    torch.testing.assert_close(-outs[True].grads["J"], want_J)
+    torch.testing.assert_close(-outs[True].grads["b"], d_b - want_J @ mu)
+    torch.testing.assert_close(outs[True].loss, outs[False].loss)  # the logged gap is the plain rule's
+
+
+def test_centered_rule_has_the_same_fixed_point_and_reaches_it():
+    torch.manual_seed(0)
+    model = _model(num_model_chains=20_000, centered=True)
+    with torch.no_grad():
+        model.J.zero_()
+        model.b.copy_(MU)
+        model.chains.copy_(MU + torch.randn(20_000, 3))
+    out = model.learning_statistics(_gaussian_batch(20_000, seed=1))
+    # as in test_statistics_vanish_at_the_fixed_point; |μ| < 0.7 per entry keeps ΔJ' within ~2× the MC noise
+    assert out.grads["J"].abs().max() < 0.08 and out.grads["b"].abs().max() < 0.08
+    # SGD along the centred directions converges as the plain rule does (seed 0; same bounds as above)
+    torch.manual_seed(0)
+    batch = _gaussian_batch(4000, seed=3)
+    model = _model(dt=0.1, langevin_steps=5, centered=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    for _ in range(400):
+        out = model.learning_statistics(batch)
+        for name, p in model.named_parameters():
+            p.grad = out.grads[name]
+        opt.step()
+    assert float((model.b.detach() - batch.x[:, 0].mean(0)).abs().max()) < 0.15
+    assert float(model.J.detach().abs().max()) < 0.2
+
+
+def test_centered_needs_the_bias():
+    with pytest.raises(seqgen.ConfigError, match="'centered' needs bias=True"):
+        LangevinConfig(centered=True, bias=False)
