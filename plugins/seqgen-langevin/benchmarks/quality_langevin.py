@@ -57,6 +57,8 @@ def parse(argv=None):
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="'sgd' with --lr 5e-4 is the original")
     p.add_argument("--lr", type=float, default=5e-4, help="the rule carries 1/T: at T = 0.1 this is the step of lr 5e-3 at T = 1")
     p.add_argument("--lr-warmup", type=int, default=0, help="updates of a linear learning-rate ramp from lr/n to lr (TrainConfig.lr_warmup_steps)")
+    p.add_argument("--lr-decay", type=float, default=1.0, help="multiply the learning rate by this every --lr-decay-every updates (1: constant)")
+    p.add_argument("--lr-decay-every", type=int, default=500)
     p.add_argument("--weight-decay", type=float, default=2e-6)
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--gen-steps", type=int, default=5000, help="Langevin steps from pure noise for the final samples")
@@ -98,11 +100,13 @@ def main(argv=None):
     model = lv.SPEC.build(config)
     if not args.no_warm_start:
         model.init_from_data(torch.stack([train[i].x[0] for i in range(len(train))]))
-    tcfg = lv.train_config(optimizer=args.optimizer, lr=args.lr, lr_warmup_steps=args.lr_warmup, weight_decay=args.weight_decay, batch_size=args.batch_size,
+    decay = dict(lr_schedule="step", lr_gamma=args.lr_decay, lr_step_size=args.lr_decay_every) if args.lr_decay < 1 else {}
+    tcfg = lv.train_config(optimizer=args.optimizer, lr=args.lr, lr_warmup_steps=args.lr_warmup, **decay, weight_decay=args.weight_decay, batch_size=args.batch_size,
                            epochs=None, max_steps=args.eval_every, seed=args.seed, progress="off", log_every=10**9,
                            out_dir=None if args.run_dir is None else str(args.run_dir))  # fmt: skip
     ops = TrainOps(model, tcfg, model_name=lv.SPEC.name, model_version=lv.SPEC.version)
-    print(f"training: {tcfg.optimizer}, lr {tcfg.lr} (linear warm-up over {tcfg.lr_warmup_steps} updates), weight decay {tcfg.weight_decay}, batch {tcfg.batch_size}, "
+    print(f"training: {tcfg.optimizer}, lr {tcfg.lr} (linear warm-up over {tcfg.lr_warmup_steps} updates; schedule {tcfg.lr_schedule}"
+          + (f", x{tcfg.lr_gamma} every {tcfg.lr_step_size} updates" if tcfg.lr_schedule == "step" else "") + f"), weight decay {tcfg.weight_decay}, batch {tcfg.batch_size}, "
           f"{args.steps} updates, warm start {not args.no_warm_start}")  # fmt: skip
     t0, c0, done = time.perf_counter(), time.process_time(), 0
     while done < args.steps:
