@@ -21,7 +21,7 @@ TINY = dict(obs_dim=5, z_dim=3, d_dim=6, a_dim=6, mlp_hidden=7, decoder_hidden=(
 
 def _data(kind="bernoulli"):
     torch.manual_seed(0)
-    x = (torch.rand(3, 6, 5) < 0.4).double() if kind == "bernoulli" else torch.randn(3, 6, 5, dtype=torch.double)
+    x = (torch.rand(3, 6, 5) < 0.4).double() if kind in ("bernoulli", "made") else torch.randn(3, 6, 5, dtype=torch.double)
     mask = torch.ones(3, 6, dtype=torch.bool)
     mask[0, 4:] = False  # ragged: length 4
     mask[2, 2] = False  # a hole inside a sequence
