@@ -52,11 +52,9 @@ def check_sequence(
         raise DataError(argument, "the batch is empty (batch size 0)", "pass at least one sequence")
     if x.shape[1] == 0:
         raise DataError(argument, "sequences have zero length (time = 0)", "pass at least one time step")
-    rounded = None  # discrete floats: x.round(), computed once
     if discrete:
         if x.is_floating_point():
-            rounded = xi = x.round()
-            if not torch.equal(xi, x) and torch.isfinite(x).all():
+            if not torch.equal(x.round(), x) and torch.isfinite(x).all():
                 raise DataError(argument, f"expected integer values, got non-integer floats ({x.dtype})", "pass tokens/bits as integers")
     elif not x.is_floating_point():
         raise DataError(argument, f"expected a floating-point tensor, got dtype {x.dtype}", "call x.float()")
@@ -88,8 +86,6 @@ def check_sequence(
         observed = x[mask]
     if observed.numel() and not bool(support.check(observed.float() if discrete and not observed.is_floating_point() else observed).all()):
         raise DataError(argument, f"has values outside the decoder's support {support}", "match the decoder to the data (e.g. Bernoulli needs 0/1, Categorical needs 0 <= token < vocab)")
-    if discrete and x.is_floating_point():
-        x = rounded if every_step else x.round()
 
     if input_dim > 0:
         if context is None:
