@@ -35,7 +35,6 @@ from seqgen.train import TrainOps, seed_everything
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 JSB = "jsb_chorales_quarter_trainvalid.json"
-EPOCHS = {"lorenz": 100, "jsb": 60}  # what benchmarks/quality_aae.py measured with
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=DATA, help=f"directory with {JSB}")
     p.add_argument("--out", type=Path, default=Path("runs/aae_timeseries"))
     p.add_argument("--adversarial", type=aae.boolean, default=True, metavar="{true,false}", help="false: train a plain autoencoder (no regularisation)")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs for each data set (default: {EPOCHS})")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs for each data set (default: {aae.SEQUENCE_EPOCHS})")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-samples", type=int, default=200, help="sequences generated for the plots and the MMD")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="AAEConfig overrides (both data sets)")
@@ -77,19 +76,9 @@ def datasets(args, name: str):
 
 
 def model_config(args, name: str) -> aae.AAEConfig:
-    """A recurrent AAE with an ``N(0, I)`` prior (the settings of ``benchmarks/quality_aae.py``).
-
-    Lorenz: a Normal decoder that reads only the code (the data are a deterministic flow from their
-    start seen through a noisy readout, so sampled noise is never fed back), a Gaussian encoder.
-    JSB: a Bernoulli decoder that also reads the previous step (notes are held across steps).
-    """
-    if name == "lorenz":
-        base = aae.AAEConfig(obs_dim=10, obs="normal", z_dim=8, hidden=64, context="none", encoder="gaussian", embed_dim=32,
-                             encoder_rnn=64, code_hidden=(64,), disc_hidden=(64, 64), lr_generator=5e-4, adversarial=args.adversarial)  # fmt: skip
-    else:
-        base = aae.AAEConfig(obs_dim=88, obs="bernoulli", z_dim=16, hidden=128, context_dim=32, embed_dim=64, encoder_rnn=128,
-                             code_hidden=(128,), disc_hidden=(128, 128), lr_generator=1e-3, adversarial=args.adversarial)  # fmt: skip
-    return base.with_overrides(args.set)
+    """The recurrent AAE of the sequence study (``seqgen_aae.SEQUENCE_SETTINGS``, which says why),
+    with ``--adversarial`` and ``--set`` applied."""
+    return aae.AAEConfig(**aae.SEQUENCE_SETTINGS[name], adversarial=args.adversarial).with_overrides(args.set)
 
 
 def stack(ds) -> torch.Tensor:
@@ -101,7 +90,7 @@ def run(args, name: str) -> dict:
     print(train.describe(), valid.describe(), sep="\n")
     seed_everything(args.seed)
     model = aae.SPEC.build(model_config(args, name))
-    config = aae.train_config(epochs=args.epochs or EPOCHS[name], batch_size=args.batch_size, seed=args.seed, out_dir=str(args.out / name),
+    config = aae.train_config(epochs=args.epochs or aae.SEQUENCE_EPOCHS[name], batch_size=args.batch_size, seed=args.seed, out_dir=str(args.out / name),
                               num_threads=args.threads, progress="off", log_every=100)  # fmt: skip
     history = TrainOps(model, config, model_name="aae", model_version=aae.__version__).fit(train, valid)
     model.eval()

@@ -13,7 +13,7 @@ on 9,000-9,999). For scale, the same estimate with the 8,000 real training image
 
 Sequences (Lorenz 10-D readouts; JSB chorales as 32-step piano-roll windows): train the recurrent
 AAE (Lorenz: the decoder reads only the code, Gaussian encoder, 100 epochs; JSB: the decoder also
-reads the previous step, 60 epochs; the README says why), generate as many sequences as are held
+reads the previous step, 60 epochs; seqgen_aae.SEQUENCE_SETTINGS says why), generate as many sequences as are held
 out, and report
 
 - the discriminative score: held-out accuracy of a small GRU classifier of real vs generated
@@ -48,7 +48,6 @@ from seqgen.train import TrainOps, seed_everything
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 BANDWIDTHS = [0.1, 0.13, 0.16, 0.2, 0.25, 0.32, 0.4]
-SEQ_EPOCHS = {"lorenz": 100, "jsb": 60}
 
 
 def parse(argv=None):
@@ -56,7 +55,7 @@ def parse(argv=None):
     p.add_argument("--data-dir", type=Path, default=DATA)
     p.add_argument("--only", choices=["mnist", "lorenz", "jsb"], nargs="*", default=["mnist", "lorenz", "jsb"])
     p.add_argument("--mnist-epochs", type=int, default=50)
-    p.add_argument("--seq-epochs", type=int, default=None, help=f"epochs for both sequence sets (default: {SEQ_EPOCHS})")
+    p.add_argument("--seq-epochs", type=int, default=None, help=f"epochs for both sequence sets (default: {aae.SEQUENCE_EPOCHS})")
     p.add_argument("--num-samples", type=int, default=10000, help="MNIST samples for the Parzen window (the paper: 10,000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -65,7 +64,7 @@ def parse(argv=None):
     args = p.parse_args(argv)
     if args.smoke:
         args.mnist_epochs, args.seq_epochs, args.num_samples = 1, 1, 500
-    args.seq_epochs = {name: args.seq_epochs or epochs for name, epochs in SEQ_EPOCHS.items()}
+    args.seq_epochs = {name: args.seq_epochs or epochs for name, epochs in aae.SEQUENCE_EPOCHS.items()}
     return args
 
 
@@ -133,20 +132,12 @@ def _sequences(args, name):
         n_train, n_valid, steps = (40, 20, 20) if args.smoke else (400, 200, 50)
         train = seqgen.load_data("lorenz", split="train", num=n_train, length=steps, obs_dim=10)
         valid = seqgen.load_data("lorenz", split="valid", num=n_valid, length=steps, obs_dim=10)
-        # the decoder reads only the code (context="none"): x_t = f_t(z) + noise is how these data
-        # are made (a deterministic flow from the start, a noisy readout), and sampled noise is never fed back
-        config = dict(obs_dim=10, obs="normal", z_dim=8, hidden=64, context="none", encoder="gaussian", embed_dim=32, encoder_rnn=64,
-                      code_hidden=(64,), disc_hidden=(64, 64), lr_generator=5e-4)  # fmt: skip
     else:
         steps = 16 if args.smoke else 32
         path = args.data_dir / "jsb_chorales_quarter_trainvalid.json"
         train = aae.windows(PianoRollDataset.from_json(path, split="train"), steps, limit=40 if args.smoke else None)
         valid = aae.windows(PianoRollDataset.from_json(path, split="valid"), steps, limit=20 if args.smoke else None)
-        # lr_generator=1e-3: at 2e-4 the discriminator won outright and the codes stayed far from
-        # N(0, I), so prior draws decoded to rolls with twice the data's notes (see the README)
-        config = dict(obs_dim=88, obs="bernoulli", z_dim=16, hidden=128, context_dim=32, embed_dim=64, encoder_rnn=128,
-                      code_hidden=(128,), disc_hidden=(128, 128), lr_generator=1e-3)  # fmt: skip
-    return train, valid, steps, config
+    return train, valid, steps, dict(aae.SEQUENCE_SETTINGS[name])
 
 
 def sequences(args, name) -> dict:
