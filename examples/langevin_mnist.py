@@ -17,9 +17,9 @@ Writes PNGs to ``--out`` (and TrainOps' checkpoint and metrics there). ``--smoke
 stage at toy sizes in seconds (CI); ``--load RUN_DIR`` skips training and uses a saved run (e.g.
 the ``--run-dir`` of ``plugins/seqgen-langevin/benchmarks/quality_langevin.py``). Unless
 ``--no-warm-start``, training starts from ``model.init_from_data`` (``b`` from the data) rather than
-the original's ``b = 0``. The model settings default to ``SETTINGS`` (those of the quality benchmark:
-``T = 0.1``, persistent chains restarting from noise with probability 0.02 per update); ``--set``
-overrides them, e.g. ``--set temperature=1 chain_restart=0`` for the original's ``T = 1`` and plain PCD.
+the original's ``b = 0``. The model settings default to ``seqgen_langevin.STUDY_SETTINGS`` (also
+the quality benchmark's: ``T = 0.1``, persistent chains restarting from noise with probability 0.02
+per update); ``--set`` overrides them, e.g. ``--set temperature=1 chain_restart=0`` for the original's ``T = 1`` and plain PCD.
 
     python examples/langevin_mnist.py --out runs/langevin_mnist            # ~20 CPU-minutes of training
     python examples/langevin_mnist.py --smoke --out /tmp/langevin_smoke
@@ -39,8 +39,6 @@ from seqgen.plot import image_grid, plot_training_curves
 from seqgen.train import TrainOps, seed_everything
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-#: LangevinConfig settings applied before ``--set`` (the quality benchmark's).
-SETTINGS = ("temperature=0.1", "chain_restart=0.02")
 
 
 def parse(argv=None):
@@ -79,14 +77,15 @@ def _plt():
     return plt
 
 
-def train_or_load(args, train):
-    """A trained LangevinMachine: TrainOps on ``train`` (checkpoint and metrics in ``--out``), or ``--load``."""
+def train_or_load(args, train, model_config):
+    """A trained LangevinMachine: built from ``model_config`` and trained by TrainOps on ``train``
+    (checkpoint and metrics in ``--out``), or loaded with ``--load``."""
     if args.load is not None:
         if (args.load / "metrics.jsonl").is_file():
             print(f"  {plot_training_curves(args.load / 'metrics.jsonl', args.out / 'training.png')}")
         return TrainOps.load_model(args.load)
     seed_everything(args.seed)
-    model = lv.SPEC.build(lv.LangevinConfig().with_overrides([*SETTINGS, *args.set]))
+    model = lv.SPEC.build(model_config)
     if not args.no_warm_start:  # b zeroes the data's mean residual; the chains still start from noise
         model.init_from_data(torch.stack([train[i].x[0] for i in range(len(train))]))
     config = lv.train_config(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=None,
@@ -166,11 +165,11 @@ def main(argv=None):
     if not (args.data_dir / "mnist-t10k-images-idx3-ubyte.gz").is_file():
         sys.exit(f"no MNIST idx files in {args.data_dir}; pass --data-dir")
     args.out.mkdir(parents=True, exist_ok=True)
-    config = lv.LangevinConfig().with_overrides([*SETTINGS, *args.set])
+    config = lv.LangevinConfig().with_overrides([*lv.STUDY_SETTINGS, *args.set])
     train, pixels, labels = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="train")
     print(f"data: {train.describe().splitlines()[0]}")
 
-    model = train_or_load(args, train)
+    model = train_or_load(args, train, config)
     n_frames = max(2, args.frames)
     frames = sorted({round(i * args.gen_steps / (n_frames - 1)) for i in range(n_frames)})  # grid time points
     fine = sorted(set(range(0, args.gen_steps + 1, max(1, args.gen_steps // 100))) | set(frames))  # for the PCA path

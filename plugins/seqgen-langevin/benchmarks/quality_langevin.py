@@ -9,8 +9,8 @@ logistic-regression classifier fitted to the real training images (all ten digit
 trained digit with probability >= 0.9 (the same figure for real held-out digits is the ceiling).
 Goal: AAI error <= 0.05 and >= 80 % confidently classified, training in about 20 minutes on CPU.
 
-Default settings (``SETTINGS`` plus the options below; ``--set`` overrides them): temperature
-``T = 0.1`` for training and sampling (at ``T = 1`` the thermal noise alone keeps even real digits
+Default settings (``seqgen_langevin.STUDY_SETTINGS`` plus the options below; ``--set`` overrides
+them): temperature ``T = 0.1`` for training and sampling (at ``T = 1`` the thermal noise alone keeps even real digits
 far from the goals, see the reference rows), SGD on the rule, and persistent chains that restart
 from pure noise with probability ``chain_restart`` per update (plain PCD never visits the spurious
 attractors that noise falls into, so generation from noise was far worse than the chains).
@@ -44,8 +44,6 @@ from seqgen.train import TrainOps, seed_everything
 from seqgen_langevin.evaluation import DigitClassifier, quality_report
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-#: LangevinConfig settings of the quality run, applied before ``--set``.
-SETTINGS = ("temperature=0.1", "chain_restart=0.02")
 
 
 def parse(argv=None):
@@ -68,7 +66,7 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="write a grid of samples here (PNG)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=f"LangevinConfig overrides on top of {' '.join(SETTINGS)}")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=f"LangevinConfig overrides on top of {' '.join(lv.STUDY_SETTINGS)}")
     return p.parse_args(argv)
 
 
@@ -82,7 +80,7 @@ def main(argv=None):
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
-    config = lv.LangevinConfig().with_overrides([*SETTINGS, *args.set])
+    config = lv.LangevinConfig().with_overrides([*lv.STUDY_SETTINGS, *args.set])
     train, _, _ = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="train")
     _, real, _ = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="valid")
     print(f"data: {len(train)} training digits {args.digits}, {len(real)} held out; model {config}")

@@ -37,7 +37,15 @@ __all__ = [
     "drift",
     "langevin_",
     "contrastive_statistics",
+    "STUDY_SETTINGS",
 ]
+
+#: ``LangevinConfig`` overrides of the MNIST study (``examples/langevin_mnist.py`` and
+#: ``benchmarks/quality_langevin.py`` apply them before their ``--set``): ``T = 0.1`` (at ``T = 1`` the
+#: thermal noise alone keeps even real digits far from the quality goals) and persistent chains that
+#: restart from noise with probability 0.02 per update (plain PCD never removes the spurious
+#: attractors that noise falls into).
+STUDY_SETTINGS = ("temperature=0.1", "chain_restart=0.02")
 
 #: The original's optimizer settings (Yu, Huang & Huang 2025): plain SGD, lr 5e-4, weight decay 2e-6,
 #: batches of 1000 images.
