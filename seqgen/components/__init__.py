@@ -24,6 +24,16 @@ from .made import MADEBernoulli, MADEDecoder
 from .encoders import ConvEncoder, EmbeddingEncoder, FlattenEncoder, MLPEncoder, OneHotEncoder
 from .mlp import ACTIVATIONS, MLP
 
+#: The stock decoders by observation kind (a model's ``obs`` config field): each is built as
+#: ``DECODERS[obs](in_dim, obs_dim, hidden=...)``, ``obs_dim`` being the vocabulary size for tokens.
+DECODERS = {
+    "bernoulli": BernoulliDecoder,
+    "made": MADEDecoder,
+    "normal": NormalDecoder,
+    "categorical": CategoricalDecoder,
+    "beta": BetaDecoder,
+}
+
 __all__ = [
     "Agent",
     "Decoder",
@@ -39,6 +49,7 @@ __all__ = [
     "GroupDistribution",
     "MADEDecoder",
     "MADEBernoulli",
+    "DECODERS",
     "FlattenEncoder",
     "MLPEncoder",
     "EmbeddingEncoder",

@@ -25,8 +25,7 @@ from torch import nn
 
 from ..components.agents import ObservationAgent
 from ..components.base import Agent, Decoder, Encoder
-from ..components.decoders import BernoulliDecoder, BetaDecoder, CategoricalDecoder, NormalDecoder
-from ..components.made import MADEDecoder
+from ..components import DECODERS
 from ..components.encoders import EmbeddingEncoder, FlattenEncoder, MLPEncoder, OneHotEncoder
 from ..errors import ConfigError, ShapeError
 from ..masking import fill_hidden
@@ -49,7 +48,7 @@ __all__ = [
     "Recurrence",
 ]
 
-OBS_KINDS = ("bernoulli", "made", "normal", "categorical", "beta")
+OBS_KINDS = tuple(DECODERS)
 CELLS = ("gru", "lstm")
 
 
@@ -76,16 +75,8 @@ def obs_shape_of(config) -> torch.Size:
 
 def make_decoder(obs: str, obs_dim: int, in_dim: int, *, hidden: Tuple[int, ...] = ()) -> Decoder:
     """``p(x_t | d_t)`` for an observation kind; ``obs_dim`` is the vocabulary size for tokens."""
-    if obs == "bernoulli":
-        return BernoulliDecoder(in_dim, obs_dim, hidden=hidden)
-    if obs == "made":
-        return MADEDecoder(in_dim, obs_dim, hidden=hidden)
-    if obs == "normal":
-        return NormalDecoder(in_dim, obs_dim, hidden=hidden)
-    if obs == "categorical":
-        return CategoricalDecoder(in_dim, obs_dim, hidden=hidden)
-    if obs == "beta":
-        return BetaDecoder(in_dim, obs_dim, hidden=hidden)
+    if obs in DECODERS:
+        return DECODERS[obs](in_dim, obs_dim, hidden=hidden)
     raise ConfigError("obs", f"'obs' must be one of {', '.join(map(repr, OBS_KINDS))} (got {obs!r})")
 
 

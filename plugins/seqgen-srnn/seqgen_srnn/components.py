@@ -16,14 +16,10 @@ import torch
 
 from seqgen import Agent, ConfigError, Decoder, Encoder, ShapeError
 from seqgen.components import (
-    BernoulliDecoder,
-    BetaDecoder,
-    CategoricalDecoder,
+    DECODERS,
     EmbeddingEncoder,
     FlattenEncoder,
-    MADEDecoder,
     MLPEncoder,
-    NormalDecoder,
     ObservationAgent,
     OneHotEncoder,
 )
@@ -41,8 +37,7 @@ def obs_shape_of(config: SRNNConfig) -> torch.Size:
 def make_decoder(config: SRNNConfig) -> Decoder:
     """``p(x_t | z_t, d_t)`` for ``config.obs``, reading ``[z_t, d_t]``."""
     in_dim, hidden = config.z_dim + config.d_dim, config.decoder_hidden
-    kinds = {"bernoulli": BernoulliDecoder, "made": MADEDecoder, "normal": NormalDecoder, "categorical": CategoricalDecoder, "beta": BetaDecoder}
-    return kinds[config.obs](in_dim, config.obs_dim, hidden=hidden)
+    return DECODERS[config.obs](in_dim, config.obs_dim, hidden=hidden)
 
 
 def make_encoder(config: SRNNConfig) -> Encoder:

@@ -10,10 +10,11 @@ import attrs
 
 import seqgen
 from seqgen import ConfigError, in_range, non_negative_int, one_of, positive_int
+from seqgen.components import DECODERS
 
 __all__ = ["SRNNConfig", "OBS_KINDS", "INFERENCE_KINDS"]
 
-OBS_KINDS = ("bernoulli", "made", "normal", "categorical", "beta")
+OBS_KINDS = tuple(DECODERS)  # seqgen's stock decoders
 INFERENCE_KINDS = ("smooth", "filter")
 
 
