@@ -26,6 +26,7 @@ from .spec import ModelSpec
 from .state import State, state
 from .train.objectives import GradientObjective, LocalRuleObjective, LossOutput, Phase, PhasedObjective
 from .validation import check_sequence, lengths_from_mask
+from .amp import autocast_dtype, autocast_off
 
 # --- components (decoders, encoders, agents)
 from .components import (
@@ -85,6 +86,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "autocast_dtype",
+    "autocast_off",
     "KNOWN_CAPABILITIES",
     "Agent",
     "Decoder",

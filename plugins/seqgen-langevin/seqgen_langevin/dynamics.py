@@ -16,15 +16,22 @@ Maximum likelihood for ``P ∝ e^{−E/T}`` gives the local, asymmetric rule (as
 
 Shapes are batch-first: states ``x: [*, N]`` (rows are independent chains or samples), so in
 row form ``h = φ(x) Jᵀ + b`` and ``(Jᵀ r)`` is ``r J``. ``b`` may be ``None`` (no bias).
+
+Every function runs in the dtype of its tensors even under ``torch.autocast`` (TrainConfig
+``precision='bf16'``): a chain adds up thousands of steps of size ``Δt``, which bf16's 8
+significant bits would round away, and the rule's statistics are differences of two averages.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Sequence, Tuple
 
 import attrs
 import torch
+
+import seqgen
 
 __all__ = [
     "local_field",
@@ -37,17 +44,31 @@ __all__ = [
 ]
 
 
+def _own_precision(fn):
+    """``fn`` with autocast turned off on the device of its first argument (see the module docstring)."""
+
+    @functools.wraps(fn)
+    def run(x: torch.Tensor, *args, **kwargs):
+        with seqgen.autocast_off(x.device):
+            return fn(x, *args, **kwargs)
+
+    return run
+
+
+@_own_precision
 def local_field(x: torch.Tensor, J: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
     """``h = J φ(x) + b``: ``x: [*, N] -> [*, N]``."""
     h = torch.tanh(x) @ J.t()  # [*, N]
     return h if b is None else h + b
 
 
+@_own_precision
 def energy(x: torch.Tensor, J: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
     """``E(x) = ½‖x − Jφ(x) − b‖²``: ``x: [*, N] -> [*]`` (differentiable)."""
     return 0.5 * (x - local_field(x, J, b)).pow(2).sum(-1)
 
 
+@_own_precision
 def drift(x: torch.Tensor, J: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
     """``−∇E(x) = −r + φ′(x) ⊙ Jᵀ r`` in closed form, ``r = x − h``: ``x: [*, N] -> [*, N]``.
 
@@ -66,6 +87,7 @@ def gaussian_log_density(value: torch.Tensor, loc: torch.Tensor, scale: float) -
     return -0.5 * z.pow(2).sum(-1) - n * (math.log(scale) + 0.5 * math.log(2 * math.pi))
 
 
+@_own_precision
 @torch.no_grad()
 def langevin_(
     x: torch.Tensor,
@@ -140,6 +162,7 @@ class ContrastiveStatistics:
     energy_model: torch.Tensor
 
 
+@_own_precision
 def _residual(x: torch.Tensor, J: torch.Tensor, b: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(r, φ)`` for ``x: [M, N]``, each ``[M, N]`` (one ``addmm``)."""
     phi = torch.tanh(x)
@@ -147,6 +170,7 @@ def _residual(x: torch.Tensor, J: torch.Tensor, b: Optional[torch.Tensor]) -> Tu
     return h.neg_().add_(x), phi  # r = x − h, written into h's buffer
 
 
+@_own_precision
 @torch.no_grad()
 def contrastive_statistics(
     x_data: torch.Tensor,

@@ -263,7 +263,7 @@ class LangevinMachine(seqgen.SequenceModel):
             delta_J = delta_J - torch.outer(delta_b, mu)
             if c.zero_diagonal:
                 delta_J.fill_diagonal_(0.0)
-            delta_b = delta_b - delta_J @ mu
+            delta_b = delta_b - torch.mv(delta_J, mu)  # mv: never cast by autocast
         grads = {"J": delta_J.neg_()}
         if self.b is not None:
             grads["b"] = -delta_b
@@ -306,7 +306,7 @@ class LangevinMachine(seqgen.SequenceModel):
         """
         x = self._check_start(x, argument="x").detach()
         if self.b is not None:
-            self.b.copy_((x - torch.tanh(x) @ self.J.t()).mean(0))
+            self.b.copy_((x - local_field(x, self.J, None)).mean(0))
         if chains:
             idx = torch.randint(x.shape[0], (self.chains.shape[0],), device=x.device)
             self.chains.copy_(x[idx])

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import seqgen
+
 from .fused import ZChain
 
 __all__ = ["Transition", "Chain"]
@@ -112,7 +114,8 @@ class Transition(nn.Module):
         )  # [time, N, 2 hidden]: everything in h that does not depend on z_{t-1}
         w_z = self._z_weights()
         w_o, b_o = self._out_weights()
-        o, z = ZChain.apply(pre, eps, w_z, w_o, b_o, self.min_scale)  # [time, N, 4 z_dim], [time, N, z_dim]
+        with seqgen.autocast_off(w_z.device):  # the z loop runs in the weights' dtype, also under autocast
+            o, z = ZChain.apply(pre.to(w_z.dtype), eps.to(w_z.dtype), w_z, w_o, b_o, self.min_scale)  # [time, N, 4 z_dim], [time, N, z_dim]
         p_loc, p_raw, q_loc, q_raw = o.split(z_dim, dim=-1)
         return Chain(z, p_loc, self._scale(p_raw), q_loc, self._scale(q_raw))
 
@@ -124,6 +127,6 @@ class Transition(nn.Module):
         w_z = self._z_weights()[:, : self.hidden]  # the prior's half: [z_dim, hidden]
         h = F.relu(F.linear(d, wp[:, : self.d_dim], self.prior_hidden.bias) + z_prev @ w_z)  # [time, N, hidden]
         w_o, b_o = self._out_weights()
-        o = h @ w_o[: self.hidden, : 2 * self.z_dim] + b_o[: 2 * self.z_dim]  # [time, N, 2 z_dim]
+        o = (h @ w_o[: self.hidden, : 2 * self.z_dim]).to(b_o.dtype) + b_o[: 2 * self.z_dim]  # [time, N, 2 z_dim], in the weights' dtype under autocast too
         loc, raw = o.split(self.z_dim, dim=-1)
         return loc, self._scale(raw)
