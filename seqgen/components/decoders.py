@@ -58,7 +58,10 @@ class _MLPDecoder(Decoder):
             name = type(self).__name__
             got = features.shape[-1] if features.dim() else 1
             raise ShapeError(f"{name} features", f"[*, in_dim={self.in_dim}]", tuple(features.shape), f"build {name} with in_dim={got}")
-        return self.net(features)
+        out = self.net(features)
+        # Under torch.autocast the MLP's products come out in bf16/fp16; the distribution's
+        # parameters, and so log-probabilities and losses, are kept in the decoder's own dtype.
+        return out.to(self.net.net[0].weight.dtype)
 
 
 class _BitsDecoder(_MLPDecoder):

@@ -16,6 +16,7 @@ check                                        the slip
 ``check_masked_values_ignored``              the loss reads ``batch.x`` raw, hidden values included
 ``check_loss_finite``                        the loss divides by the padded-step count (0 on a full batch)
 ``check_gradients_reach_every_parameter``    the recurrent state is detached before the readout
+``check_mixed_precision``                    the readout is written into a preallocated buffer (``out=``)
 ``check_seed_determinism``                   ELBO noise from a private ``torch.Generator``
 ``check_dtype_device_moves``                 ``initial_state`` allocates with ``torch.zeros`` (float32, CPU)
 ``check_save_load_round_trip``               a random input scaling kept as a plain attribute, not a buffer
@@ -34,13 +35,14 @@ from typing import Dict
 
 import attrs
 import torch
+from torch.distributions import Independent
 
 from ..data.batch import SeqBatch
 from ..spec import ModelSpec
 from ..state import State, state
 from ..train.objectives import GradientObjective, LossOutput
 from ..validation import lengths_from_mask
-from .reference import ARState, LatentState, ReferenceAR, ReferenceConfig, ReferenceLatent
+from .reference import ARState, LatentState, ReferenceAR, ReferenceConfig, ReferenceLatent, _normal
 
 __all__ = ["BROKEN"]
 
@@ -109,6 +111,17 @@ class DetachedState(ReferenceAR):
 
     def _h_prev(self, x):
         return super()._h_prev(x).detach()
+
+
+class PreallocatedReadout(ReferenceAR):
+    """Writes the readout into a buffer of the parameters' dtype with ``torch.addmm(..., out=)``
+    (to save an allocation): under autocast the product is bf16 and the call raises."""
+
+    def _obs_dist(self, h):
+        w, b = self.readout.weight, self.readout.bias
+        out = h.new_empty(h.shape[:-1] + (w.shape[0],), dtype=w.dtype)
+        torch.addmm(b, h.reshape(-1, h.shape[-1]), w.t(), out=out.view(-1, w.shape[0]))
+        return Independent(_normal(out), 1)
 
 
 class PrivateGenerator(ReferenceLatent):
@@ -221,6 +234,7 @@ BROKEN: Dict[str, ModelSpec] = {
     "check_masked_values_ignored": _spec(RawBatchLoss),
     "check_loss_finite": _spec(WrongCountLoss),
     "check_gradients_reach_every_parameter": _spec(DetachedState),
+    "check_mixed_precision": _spec(PreallocatedReadout),
     "check_seed_determinism": _spec(PrivateGenerator),
     "check_dtype_device_moves": _spec(HardcodedDtype),
     "check_save_load_round_trip": _spec(UnregisteredTensor),

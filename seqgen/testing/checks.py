@@ -16,6 +16,7 @@ check                                        selected when the model declares
 ``check_masked_values_ignored``              any of ``elbo``, ``log_prob``, ``iwae``, or trainable
 ``check_loss_finite``                        any of ``gradient``, ``local_rule``, ``adversarial``
 ``check_gradients_reach_every_parameter``    ``gradient``
+``check_mixed_precision``                    any of ``gradient``, ``local_rule``, ``adversarial``
 ``check_seed_determinism``                   always
 ``check_dtype_device_moves``                 always (``cuda`` too when a GPU is present)
 ``check_save_load_round_trip``               always
@@ -56,6 +57,7 @@ from .checks_training import (
     check_dtype_device_moves,
     check_gradients_reach_every_parameter,
     check_loss_finite,
+    check_mixed_precision,
     check_save_load_round_trip,
     check_seed_determinism,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "check_masked_values_ignored",
     "check_loss_finite",
     "check_gradients_reach_every_parameter",
+    "check_mixed_precision",
     "check_seed_determinism",
     "check_dtype_device_moves",
     "check_save_load_round_trip",
@@ -95,6 +98,7 @@ ALL_CHECKS: Mapping[str, Check] = {  # name -> Check, in the order of the table 
         check_masked_values_ignored,
         check_loss_finite,
         check_gradients_reach_every_parameter,
+        check_mixed_precision,
         check_seed_determinism,
         check_dtype_device_moves,
         check_save_load_round_trip,

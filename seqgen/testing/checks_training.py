@@ -1,5 +1,5 @@
-"""Conformance checks of what TrainOps relies on: finite losses, gradients everywhere, seeds,
-dtype/device moves, and a safetensors save/load round trip (DESIGN §4).
+"""Conformance checks of what TrainOps relies on: finite losses, gradients everywhere, mixed
+precision, seeds, dtype/device moves, and a safetensors save/load round trip (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, Iterable, Tuple
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..amp import autocast_off
 from ..model import SequenceModel
 from ..spec import ModelSpec
 from ..train.objectives import GradientObjective, LocalRuleObjective, LossOutput, PhasedObjective
@@ -32,6 +33,7 @@ from ._harness import (
 __all__ = [
     "check_loss_finite",
     "check_gradients_reach_every_parameter",
+    "check_mixed_precision",
     "check_seed_determinism",
     "check_dtype_device_moves",
     "check_save_load_round_trip",
@@ -106,6 +108,36 @@ def check_gradients_reach_every_parameter(spec: ModelSpec, config: Any = None) -
         f"{cls}: parameters {missing} get no gradient (None or all zero) from {', '.join(w for w, _ in losses)}; "
         "a detached tensor, an unused layer, or a parameter that should be a buffer"
     )
+
+
+@register(any_of=tuple(TRAINABLE))
+def check_mixed_precision(spec: ModelSpec, config: Any = None) -> None:
+    """Under ``torch.autocast`` (bf16 on the model's device, as TrainConfig ``precision='bf16'``
+    runs it) every loss the objective computes is a finite scalar, and backward gives each
+    parameter a finite gradient of the parameter's own dtype.
+
+    Catches preallocated buffers (``out=``, in-place ops) that meet autocast's bf16 products. How
+    close the bf16 losses come to the full-precision ones depends on the model (and a stochastic
+    loss may draw its noise differently), so that is for a model's own tests."""
+    model = build(spec, config)
+    cls, device = type(model).__name__, model.device.type
+    batch = example_batch(model)
+    torch.manual_seed(0)
+    with torch.autocast(device, dtype=torch.bfloat16), during(f"the objective under torch.autocast({device!r}, bfloat16)"):
+        outputs = objective_outputs(model, batch, explain=False)
+    for where, out in outputs.items():
+        loss = out.loss
+        assert isinstance(loss, torch.Tensor) and loss.dim() == 0 and bool(torch.isfinite(loss.detach())), f"{cls} {where} under bf16 autocast: loss {loss!r} (a finite scalar was expected)"
+        if not loss.requires_grad:
+            continue
+        model.zero_grad(set_to_none=True)
+        with autocast_off(device), during(f"{where}: backward() of the loss computed under bf16 autocast"):
+            loss.backward()
+        for name, p in model.named_parameters():
+            if p.grad is None:
+                continue
+            assert p.grad.dtype == p.dtype, f"{cls} {where} under bf16 autocast: {name}.grad is {p.grad.dtype}, the parameter {p.dtype}"
+            assert bool(torch.isfinite(p.grad).all()), f"{cls} {where} under bf16 autocast: {name} gets a non-finite gradient"
 
 
 def _samples(model: SequenceModel) -> torch.Tensor:

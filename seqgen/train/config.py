@@ -4,7 +4,7 @@ A ``TrainConfig`` is a frozen, keyword-only attrs class (``seqgen.config``): eve
 checked when it is built, ``evolve``/``with_overrides`` re-run the checks, and
 ``from_dict(to_dict(c)) == c``. Cross-field rules (``epochs``, ``max_steps`` or ``max_minutes`` must be given,
 an annealed KL needs ``kl_warmup_steps > 0``, …) are checked in ``__attrs_post_init__``.
-Things that depend on the machine (``device='cuda'`` with no GPU present, ``precision='bf16'``
+Things that depend on the machine (``device='cuda'`` with no GPU present, ``precision='fp16'``
 on a CPU) are checked by ``TrainOps.fit``, since a config may be written on one machine and
 run on another.
 
@@ -100,9 +100,10 @@ class TrainConfig(Config):
       before any schedule), lr_min_factor (cosine's floor as a fraction of lr), lr_step_size and
       lr_gamma ('step': ``lr * gamma ** (step // step_size)``).
     Machine
-      seed, device ('auto'|'cpu'|'cuda'|'cuda:N'), precision ('fp32'|'bf16'|'fp16'; autocast on
-      CUDA only, fp16 with a GradScaler), num_threads (None: leave torch's setting), num_workers
-      (DataLoader worker processes), ddp_find_unused_parameters (passed to DistributedDataParallel).
+      seed, device ('auto'|'cpu'|'cuda'|'cuda:N'), precision ('fp32'|'bf16'|'fp16'; autocast,
+      bf16 on CUDA or the CPU, fp16 on CUDA only and with a GradScaler), num_threads (None: leave
+      torch's setting), num_workers (DataLoader worker processes), ddp_find_unused_parameters
+      (passed to DistributedDataParallel).
     Files and logs
       out_dir (None: write nothing), checkpoint_every (steps; None: only at the end),
       keep_checkpoints (newest kept; None: all), log_every (steps), progress ('auto': a tqdm bar when
