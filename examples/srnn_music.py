@@ -87,6 +87,7 @@ def train(model, name: str, data, args, valid=None):
         seed=args.seed, device="cpu", progress="off", log_every=args.round_steps,
         optimizer="adamw" if args.weight_decay else "adam", weight_decay=args.weight_decay,
         lr_schedule="step" if args.lr_decay < 1 else "constant", lr_gamma=args.lr_decay, lr_step_size=args.lr_decay_every,
+        precision=args.precision,
     )
     ops = TrainOps(model, config, model_name=name)
     start, cpu_start, budget = time.perf_counter(), time.process_time(), (args.minutes * 60 if args.minutes else None)
@@ -227,6 +228,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--sample-steps", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: torch.autocast on the CPU for training and the validation ELBO (the IWAE bound runs in float32)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--out", default="runs/srnn_music")
     ap.add_argument("--smoke", action="store_true", help="seconds-long run for CI")

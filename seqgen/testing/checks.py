@@ -16,7 +16,7 @@ check                                        selected when the model declares
 ``check_masked_values_ignored``              any of ``elbo``, ``log_prob``, ``iwae``, or trainable
 ``check_loss_finite``                        any of ``gradient``, ``local_rule``, ``adversarial``
 ``check_gradients_reach_every_parameter``    ``gradient``
-``check_mixed_precision``                    any of ``gradient``, ``local_rule``, ``adversarial``
+``check_mixed_precision``                    any of ``gradient``, ``local_rule``, ``adversarial`` (``cuda`` too with a GPU)
 ``check_seed_determinism``                   always
 ``check_dtype_device_moves``                 always (``cuda`` too when a GPU is present)
 ``check_save_load_round_trip``               always

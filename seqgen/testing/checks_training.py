@@ -112,32 +112,34 @@ def check_gradients_reach_every_parameter(spec: ModelSpec, config: Any = None) -
 
 @register(any_of=tuple(TRAINABLE))
 def check_mixed_precision(spec: ModelSpec, config: Any = None) -> None:
-    """Under ``torch.autocast`` (bf16 on the model's device, as TrainConfig ``precision='bf16'``
-    runs it) every loss the objective computes is a finite scalar, and backward gives each
-    parameter a finite gradient of the parameter's own dtype.
+    """Under ``torch.autocast`` (bf16 on the CPU, as TrainConfig ``precision='bf16'`` runs it, and
+    fp16 on CUDA when a GPU is present) every loss the objective computes is a finite scalar, and
+    backward gives each parameter a finite gradient of the parameter's own dtype.
 
-    Catches preallocated buffers (``out=``, in-place ops) that meet autocast's bf16 products. How
-    close the bf16 losses come to the full-precision ones depends on the model (and a stochastic
-    loss may draw its noise differently), so that is for a model's own tests."""
-    model = build(spec, config)
-    cls, device = type(model).__name__, model.device.type
-    batch = example_batch(model)
-    torch.manual_seed(0)
-    with torch.autocast(device, dtype=torch.bfloat16), during(f"the objective under torch.autocast({device!r}, bfloat16)"):
-        outputs = objective_outputs(model, batch, explain=False)
-    for where, out in outputs.items():
-        loss = out.loss
-        assert isinstance(loss, torch.Tensor) and loss.dim() == 0 and bool(torch.isfinite(loss.detach())), f"{cls} {where} under bf16 autocast: loss {loss!r} (a finite scalar was expected)"
-        if not loss.requires_grad:
-            continue
-        model.zero_grad(set_to_none=True)
-        with autocast_off(device), during(f"{where}: backward() of the loss computed under bf16 autocast"):
-            loss.backward()
-        for name, p in model.named_parameters():
-            if p.grad is None:
+    Catches preallocated buffers (``out=``, in-place ops) that meet autocast's low-precision
+    products. How close those losses come to the full-precision ones depends on the model (and a
+    stochastic loss may draw its noise differently), so that is for a model's own tests."""
+    runs = [("cpu", torch.bfloat16)] + ([("cuda", torch.float16)] if torch.cuda.is_available() else [])
+    for device, low in runs:
+        model = build(spec, config).to(device)
+        cls, where_run = type(model).__name__, f"torch.autocast({device!r}, {low})"
+        batch = example_batch(model)
+        torch.manual_seed(0)
+        with torch.autocast(device, dtype=low), during(f"the objective under {where_run}"):
+            outputs = objective_outputs(model, batch, explain=False)
+        for where, out in outputs.items():
+            loss = out.loss
+            assert isinstance(loss, torch.Tensor) and loss.dim() == 0 and bool(torch.isfinite(loss.detach())), f"{cls} {where} under {where_run}: loss {loss!r} (a finite scalar was expected)"
+            if not loss.requires_grad:
                 continue
-            assert p.grad.dtype == p.dtype, f"{cls} {where} under bf16 autocast: {name}.grad is {p.grad.dtype}, the parameter {p.dtype}"
-            assert bool(torch.isfinite(p.grad).all()), f"{cls} {where} under bf16 autocast: {name} gets a non-finite gradient"
+            model.zero_grad(set_to_none=True)
+            with autocast_off(device), during(f"{where}: backward() of the loss computed under {where_run}"):
+                loss.backward()
+            for name, p in model.named_parameters():
+                if p.grad is None:
+                    continue
+                assert p.grad.dtype == p.dtype, f"{cls} {where} under {where_run}: {name}.grad is {p.grad.dtype}, the parameter {p.dtype}"
+                assert bool(torch.isfinite(p.grad).all()), f"{cls} {where} under {where_run}: {name} gets a non-finite gradient"
 
 
 def _samples(model: SequenceModel) -> torch.Tensor:
