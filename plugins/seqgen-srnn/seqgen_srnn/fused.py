@@ -51,7 +51,7 @@ class ZChain(torch.autograd.Function):
         for pre_t, h_t, o_t, mu_q, s_q, eps_t, z_t in zip(*(v.unbind(0) for v in views)):
             h = torch.addmm(pre_t, z, w_z, out=h_t).relu_()  # [N, 2h]
             torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
-            z = torch.addcmul(mu_q, F.softplus(s_q).add_(min_scale), eps_t, out=z_t)  # [N, Z]
+            z = torch.addcmul(mu_q, F.softplus(s_q.contiguous()).add_(min_scale), eps_t, out=z_t)  # [N, Z] (softplus of a strided view is slow)
         ctx.save_for_backward(eps, w_z, w_o, hidden, out, zs)
         return out, zs
 
