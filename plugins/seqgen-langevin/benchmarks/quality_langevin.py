@@ -22,7 +22,9 @@ the headline figure), the same chain's local field ``h = Jφ(x) + b``, and the f
 noise-free readouts, secondary. For reference the script also scores a random subset of the real
 training digits, through the data map, clean and with the thermal noise of ``T`` added to their
 states (``x + √T ξ``: what a model whose fixed points were exactly the data would emit as raw
-samples). Prints its figures; not a test.
+samples), and samples of two models fitted in closed form to the same training states: one
+Gaussian (mean and covariance), and one Gaussian per digit mixed in the digits' proportions (what
+the goals ask of a generator, on a scale anyone can reproduce in seconds). Prints its figures; not a test.
 
     OMP_NUM_THREADS=1 python plugins/seqgen-langevin/benchmarks/quality_langevin.py --threads 1
 """
@@ -70,6 +72,15 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
+def gaussian_samples(states: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` draws from ``N(mean, cov + 10⁻³ I)`` of ``states: [m, N]`` (the jitter keeps the covariance
+    of fewer than ``N`` images positive definite): ``[n, N]``."""
+    x = states.double()
+    cov = torch.cov(x.T) + 1e-3 * torch.eye(x.shape[1], dtype=x.dtype)
+    eps = torch.randn(n, x.shape[1], generator=generator, dtype=x.dtype)
+    return (x.mean(0) + eps @ torch.linalg.cholesky(cov).T).to(states.dtype)
+
+
 def main(argv=None):
     args = parse(argv)
     if args.threads is not None:
@@ -81,7 +92,7 @@ def main(argv=None):
           f"{torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
     config = lv.LangevinConfig().with_overrides([*lv.STUDY_SETTINGS, *args.set])
-    train, _, _ = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="train")
+    train, _, train_labels = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="train")
     _, real, _ = lv.mnist_states(args.data_dir, config=config, digits=args.digits, split="valid")
     print(f"data: {len(train)} training digits {args.digits}, {len(real)} held out; model {config}")
 
@@ -135,6 +146,13 @@ def main(argv=None):
         noise = (config.temperature**0.5) * torch.randn(train_x.shape, generator=torch.Generator().manual_seed(args.seed))
         readouts["reference: real training digits (data map)"] = model.states_to_images(train_x)
         readouts[f"reference: real training digits + T={config.temperature:g} noise"] = model.states_to_images(train_x + noise)
+        all_x = torch.stack([train[i].x[0] for i in range(len(train))])  # [n_train, N]
+        gen = torch.Generator().manual_seed(args.seed)
+        readouts["reference: one Gaussian fitted to the training states"] = model.states_to_images(gaussian_samples(all_x, len(real), gen))
+        share = torch.bincount(train_labels)[args.digits].double()
+        counts = torch.multinomial(share / share.sum(), len(real), replacement=True, generator=gen).bincount(minlength=len(args.digits))
+        per_digit = [gaussian_samples(all_x[train_labels == d], int(k), gen) for d, k in zip(args.digits, counts)]
+        readouts["reference: one Gaussian per digit, fitted to the training states"] = model.states_to_images(torch.cat(per_digit))
     print(f"training time {train_time / 60:.1f} min wall, {train_cpu / 60:.1f} min CPU (load average now {os.getloadavg()[0]:.1f}); "
           f"{len(real)} chains x {args.gen_steps} steps from noise, then {args.relax_steps} noise-free steps: {time.perf_counter() - t1:.1f} s")  # fmt: skip
     for name, images in readouts.items():
