@@ -22,7 +22,9 @@ computed for all steps at once before the loop::
 
 and the rest over all ``T·B`` rows at once, as cuDNN does: ``∂L/∂W_hh = Σ_t δg^hᵀ_t h_{t-1}``,
 ``∂L/∂W_ih = Σ_t δg^iᵀ_t x_t``, ``∂L/∂b_hh = Σ_t δg^h_t``, ``∂L/∂b_ih = Σ_t δg^i_t``,
-``∂L/∂x = δg^i W_ih`` (one matmul each; ``∂L/∂x`` only when ``x`` requires grad). Autograd through
+``∂L/∂x = δg^i W_ih`` (one matmul each; ``∂L/∂x`` only when ``x`` requires grad; the weight
+gradients as ``(h_prevᵀ δg^h)ᵀ`` and ``(xᵀ δg^i)ᵀ``, ~20 % faster on CPU than ``δg^hᵀ h_prev`` with
+``δg^h`` a strided slice of the backward's buffer). Autograd through
 ``nn.GRU`` on CPU records a dozen nodes a step and computes the weight gradients one step (``B``
 rows) at a time.
 
@@ -148,11 +150,11 @@ class GRUSequence(torch.autograd.Function):
             d_gi_mm = scratch_low[3 * rows * hid : 6 * rows * hid].view(rows, 3 * hid).copy_(d_gi)
             h_prev_mm = scratch_low[6 * rows * hid : 6 * rows * hid + h_prev.numel()].view_as(h_prev).copy_(h_prev)
         d_h0 = dh_prev if need[0] else None
-        d_w_ih = torch.cat([mm(d_gi_mm.t(), p.view(rows, -1)) for p in parts], dim=1).to(w_ih.dtype) if need[1] else None
+        d_w_ih = torch.cat([mm(p.view(rows, -1).t(), d_gi_mm).t() for p in parts], dim=1).to(w_ih.dtype) if need[1] else None
         d_w_hh = d_b_hh = None
         if need[2]:
             h_rows = slice(batch, None) if not rev else slice(0, rows - batch)
-            d_w = mm(d_gh_mm[h_rows].t(), h_prev_mm).to(w_hh.dtype)  # Σ_t δg^hᵀ_t h_prev (h0 rows below)
+            d_w = mm(h_prev_mm.t(), d_gh_mm[h_rows]).t().to(w_hh.dtype)  # Σ_t δg^hᵀ_t h_prev (h0 rows below)
             if h0 is not None:
                 first_rows = slice(first * batch, (first + 1) * batch)
                 d_w.addmm_(d_gh[first_rows].t(), h0)
