@@ -6,7 +6,8 @@ step (forward, backward and an Adam step) and per generated sequence, for
 
 - ``seqgen-srnn``: ``SRNN.objective().loss_fn`` (the path TrainOps runs: input checks, the
   whole-sequence GRUs with their hand-written backward (``seqgen_srnn/gru.py``), the fused ``z``
-  loop, the vectorised decoder),
+  loop, the vectorised decoder; the loops over time as compiled operators, ``seqgen_srnn/_loops.py``),
+- ``Python``: the same training step with the loops over time in Python (``SEQGEN_SRNN_COMPILED=0``),
 - ``bf16``: the same training step under ``torch.autocast('cpu', bfloat16)``, as TrainConfig
   ``precision='bf16'`` runs it (the GRUs' whole-sequence products and the MLPs in bf16; the
   recurrences, the loss, the parameters and Adam in float32),
@@ -38,6 +39,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 import seqgen
 import seqgen_srnn
+from seqgen_srnn import _loops
 
 
 class LoopSRNN(nn.Module):
@@ -163,6 +165,8 @@ def main(argv=None) -> int:
             objective.loss_fn(data, 1.0).loss.backward()
             opt.step()
 
+    compiled_setting = os.environ.get(_loops.ENV_VAR, "1")
+    compiled_on = _loops.compiled() is not None
     bf16_model = copy.deepcopy(model)
     bf16_objective = bf16_model.objective()
     bf16_opt = torch.optim.Adam(bf16_model.parameters(), lr=1e-3)
@@ -174,6 +178,13 @@ def main(argv=None) -> int:
                 loss = bf16_objective.loss_fn(data, 1.0).loss
             loss.backward()
             bf16_opt.step()
+
+    def train_python_loops():  # the same model, its loops over time in Python (not compiled)
+        os.environ[_loops.ENV_VAR] = "0"
+        try:
+            train_fused()
+        finally:
+            os.environ[_loops.ENV_VAR] = compiled_setting
 
     def train_torch_gru():
         for _ in range(args.steps):
@@ -204,6 +215,7 @@ def main(argv=None) -> int:
     jobs = {
         "train_fused": (train_fused, args.steps),
         "train_bf16": (train_bf16, args.steps),
+        "train_python_loops": (train_python_loops, args.steps),
         "train_torch_gru": (train_torch_gru, args.steps),
         "train_loop": (train_loop, args.steps),
         "gen_fused": (gen_fused, batch),
@@ -226,7 +238,7 @@ def main(argv=None) -> int:
     print(f"machine:  {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, torch {torch.__version__}, "
           f"torch threads {torch.get_num_threads()}, load average (1, 5, 15 min) {fmt_load(load_before)} before, {fmt_load(load)} after")
     print(f"config:   x_dim {x_dim} Bernoulli, T={time_steps}, batch {batch}, d/a GRUs 128, MLPs 128, z 16; "
-          f"parameters seqgen-srnn {n_fused}, loop {n_loop}")
+          f"parameters seqgen-srnn {n_fused}, loop {n_loop}; compiled loops (csrc/) {'on' if compiled_on else 'OFF: ' + str(_loops._state.get('error', _loops.ENV_VAR + '=0'))}")
     print(f"timing:   {args.rounds} alternating rounds; wall-clock median (min) and CPU-time median, ms")
     rows = [
         ("training step (fwd+bwd+Adam)", "train_fused", "train_loop"),
@@ -239,6 +251,9 @@ def main(argv=None) -> int:
     fa, fb = res["train_fused"], res["train_bf16"]
     print(f"{'training step, precision=bf16 (autocast)':44s} bf16        {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | "
           f"speed-up over float32 x{fa[0] / fb[0]:.2f} wall, x{fa[2] / fb[2]:.2f} cpu")
+    fa, fb = res["train_fused"], res["train_python_loops"]
+    print(f"{'training step with the loops in Python':44s} Python      {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | "
+          f"compiled loops speed-up x{fb[0] / fa[0]:.2f} wall, x{fb[2] / fa[2]:.2f} cpu")
     fa, fb = res["train_fused"], res["train_torch_gru"]
     print(f"{'training step with torch.nn.GRU layers':44s} nn.GRU      {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | "
           f"hand-written GRU speed-up x{fb[0] / fa[0]:.2f} wall, x{fb[2] / fa[2]:.2f} cpu")

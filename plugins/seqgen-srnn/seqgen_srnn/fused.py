@@ -20,7 +20,9 @@ Then, over all steps at once, ``∂L/∂pre = δh``, ``∂L/∂W_z = Σ_t z_{t-1
 
 Autograd through the same loop records ~10 nodes a step and accumulates weight gradients one
 step at a time; here the forward is six small ops a step writing into buffers allocated once.
-A test checks it against autograd with ``torch.autograd.gradcheck`` (double precision).
+A test checks it against autograd with ``torch.autograd.gradcheck`` (double precision). On the CPU in
+float32/float64 both loops run as one compiled operator call each (``csrc/loops.cpp``, see
+:mod:`seqgen_srnn._loops`); elsewhere the Python loops below run, computing the same values.
 Shapes are time-major: ``[time, N, …]``.
 """
 
@@ -31,6 +33,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+from . import _loops
 
 __all__ = ["ZChain"]
 
@@ -48,12 +52,17 @@ class ZChain(torch.autograd.Function):
         hidden = pre.clone(memory_format=torch.contiguous_format)
         out = pre.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
         zs = torch.empty_like(eps, memory_format=torch.contiguous_format)
-        z = eps.new_zeros(n, zd)
-        views = (hidden, out, out[..., 2 * zd : 3 * zd], out[..., 3 * zd :], eps, zs)
-        for h_t, o_t, mu_q, s_q, eps_t, z_t in zip(*(v.unbind(0) for v in views)):
-            h = h_t.addmm_(z, w_z).relu_()  # [N, 2h]: relu(pre_t + z_{t-1} W_z)
-            torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
-            z = torch.addcmul(mu_q, F.softplus(s_q.contiguous()).add_(min_scale), eps_t, out=z_t)  # [N, Z] (softplus of a strided view is slow)
+        eps = eps.contiguous()
+        loops = _loops.for_tensors(hidden, eps, w_z, w_o, b_o)
+        if loops is not None:  # the same loop as one compiled call (see _loops.py)
+            loops.zchain_forward(hidden, out, zs, eps, w_z, w_o, b_o.contiguous(), float(min_scale))
+        else:
+            z = eps.new_zeros(n, zd)
+            views = (hidden, out, out[..., 2 * zd : 3 * zd], out[..., 3 * zd :], eps, zs)
+            for h_t, o_t, mu_q, s_q, eps_t, z_t in zip(*(v.unbind(0) for v in views)):
+                h = h_t.addmm_(z, w_z).relu_()  # [N, 2h]: relu(pre_t + z_{t-1} W_z)
+                torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
+                z = torch.addcmul(mu_q, F.softplus(s_q.contiguous()).add_(min_scale), eps_t, out=z_t)  # [N, Z] (softplus of a strided view is slow)
         ctx.save_for_backward(eps, w_z, w_o, hidden, out, zs)
         return out, zs
 
@@ -70,15 +79,19 @@ class ZChain(torch.autograd.Function):
         grad_o = grad_o.expand(time, n, 4 * zd)
         d_oq = grad_o[..., 2 * zd :].unflatten(-1, (2, zd)).clone(memory_format=torch.contiguous_format)  # [T, N, 2, Z]
         d_h = (grad_o[..., : 2 * zd].reshape(rows, 2 * zd) @ w_o[:, : 2 * zd].t()).view(time, n, -1)  # [T, N, 2h]
-        active = hidden > 0  # ReLU's derivative
         w_oq_t, w_z_t = w_o[:, 2 * zd :].t(), w_z.t()
-        gz_s, k_s, doq_s, dh_s, act_s = (v.unbind(0) for v in (grad_z, k, d_oq, d_h, active))
-        gz = gz_s[time - 1]  # δz_{T-1}
-        for t in range(time - 1, -1, -1):
-            d_oq_t = doq_s[t].addcmul_(gz.unsqueeze(1), k_s[t])  # δ[μ^q, s^q]_t: [N, 2, Z]
-            dh = dh_s[t].addmm_(d_oq_t.view(n, 2 * zd), w_oq_t).mul_(act_s[t])  # δh_t: [N, 2h]
-            if t > 0:
-                gz = torch.addmm(gz_s[t - 1], dh, w_z_t)  # δz_{t-1} = ∂L/∂z_{t-1} + δh_t W_zᵀ
+        loops = _loops.for_tensors(d_oq, d_h, grad_z, hidden, w_o, w_z)
+        if loops is not None:  # the same loop as one compiled call (see _loops.py)
+            loops.zchain_backward(d_oq, d_h, grad_z.contiguous(), k, hidden, w_oq_t, w_z_t)
+        else:
+            active = hidden > 0  # ReLU's derivative
+            gz_s, k_s, doq_s, dh_s, act_s = (v.unbind(0) for v in (grad_z, k, d_oq, d_h, active))
+            gz = gz_s[time - 1]  # δz_{T-1}
+            for t in range(time - 1, -1, -1):
+                d_oq_t = doq_s[t].addcmul_(gz.unsqueeze(1), k_s[t])  # δ[μ^q, s^q]_t: [N, 2, Z]
+                dh = dh_s[t].addmm_(d_oq_t.view(n, 2 * zd), w_oq_t).mul_(act_s[t])  # δh_t: [N, 2h]
+                if t > 0:
+                    gz = torch.addmm(gz_s[t - 1], dh, w_z_t)  # δz_{t-1} = ∂L/∂z_{t-1} + δh_t W_zᵀ
         d_o2 = torch.cat([grad_o[..., : 2 * zd].reshape(rows, 2 * zd), d_oq.view(rows, 2 * zd)], dim=1)  # [T·N, 4Z]
         d_h2 = d_h.view(rows, -1)
         d_w_z = zs[:-1].reshape(-1, zd).t() @ d_h2[n:]  # Σ_t z_{t-1}ᵀ δh_t (z_{-1} = 0 adds nothing)

@@ -37,6 +37,11 @@ their concatenation (no concatenated copy; ``∂L/∂part`` only for parts that 
 ``reverse=True`` runs the recurrence from ``t = T-1`` down to 0 (a backward GRU without flipping
 the sequence). Only device-agnostic tensor ops are used.
 
+The two loops over time (the forward recurrence and the ``δh`` recurrence) run as one compiled
+operator call each on the CPU in float32/float64 (``csrc/loops.cpp``, see :mod:`seqgen_srnn._loops`):
+a step's product through ATen, its element-wise work as one vectorised pass. Elsewhere (CUDA, other
+dtypes, no compiler) the Python loops below run; both compute the same values (tested).
+
 Under ``torch.autocast`` (TrainConfig ``precision='bf16'``) the products over all ``T·B`` rows (the
 input projections, ``∂L/∂W_ih``, ``∂L/∂W_hh``, ``∂L/∂x``) run in autocast's dtype, where they are
 about twice as fast on CPUs with bf16 instructions; the recurrence (its ``[B, H] × [H, 3H]``
@@ -54,6 +59,8 @@ from torch.autograd.function import once_differentiable
 
 import seqgen
 from seqgen import ShapeError
+
+from . import _loops
 
 __all__ = ["GRU", "GRUSequence"]
 
@@ -82,18 +89,12 @@ class GRUSequence(torch.autograd.Function):
         gh_n = gates.new_empty(time, batch, hid)  # W_hn h_prev + b_hn, kept for the backward
         out = gates.new_empty(time, batch, hid)
         w_hh_t = w_hh.t()
-        h = gates.new_zeros(batch, hid) if h0 is None else h0
-        gh = gates.new_empty(batch, 3 * hid)  # W_hh h_prev + b_hh of the current step
-        gh_rz, gh_n_now = gh.split([2 * hid, hid], dim=-1)
-        # Per-step views made once (indexing inside the loop would cost about as much as the ops).
-        blocks = (*gates.split([2 * hid, hid], dim=-1), *gates[..., : 2 * hid].split(hid, dim=-1), gh_n, out)
-        steps = list(zip(*(v.unbind(0) for v in blocks)))  # steps[t]: the step-t views, [B, *] each
-        for t in range(time - 1, -1, -1) if reverse else range(time):
-            g_rz, g_n, r, z, gh_n_t, h_out = steps[t]
-            torch.addmm(b_hh, h, w_hh_t, out=gh)  # [B, 3H]
-            g_rz.add_(gh_rz).sigmoid_()  # r_t, z_t
-            n = g_n.addcmul_(r, gh_n_t.copy_(gh_n_now)).tanh_()  # n_t = tanh(g^i_n + r_t ⊙ g^h_n)
-            h = torch.lerp(n, h, z, out=h_out)  # h_t = n + z ⊙ (h_prev − n)
+        h = gates.new_zeros(batch, hid) if h0 is None else h0.contiguous()
+        loops = _loops.for_tensors(gates, h, w_hh, b_hh)
+        if loops is not None:  # the same loop as one compiled call (see _loops.py)
+            loops.gru_forward(gates, gh_n, out, h, w_hh_t, b_hh.contiguous(), reverse)
+        else:
+            _forward_loop(gates, gh_n, out, h, w_hh_t, b_hh, reverse)
         ctx.reverse, ctx.low = reverse, low
         ctx.save_for_backward(h0, w_ih, w_hh, gh_n, gates, out, *parts)
         return out
@@ -126,18 +127,11 @@ class GRUSequence(torch.autograd.Function):
         f[:, :, 2].mul_(z).addcmul_(f[:, :, 2], z, value=-1)  # (h_prev − n) z (1 − z)
         w_hh_perm = torch.cat([w_hh[2 * hid :], w_hh[: 2 * hid]])  # rows (n, r, z)
         d_h = scratch[7 * time * batch * hid : 8 * time * batch * hid].view(time, batch, hid)  # δh_t
-        order = list(range(time)) if rev else list(range(time - 1, -1, -1))
-        d_h[order[0]] = d_out[order[0]]
-        dh_s, dgh_s, f_s, dout_s, z_s = d_h.unbind(0), d[:, :, :3].unbind(0), f.unbind(0), d_out.unbind(0), z.unbind(0)
-        for i, t in enumerate(order):
-            dh, d_gh = dh_s[t], dgh_s[t]
-            torch.mul(dh.unsqueeze(1), f_s[t], out=d_gh)  # δg^h_t: [B, 3, H]
-            if i + 1 < time:
-                p = order[i + 1]
-                dh_prev = torch.addcmul(dout_s[p], dh, z_s[t], out=dh_s[p])
-            else:
-                dh_prev = dh * z_s[t]
-            dh_prev.addmm_(d_gh.reshape(batch, 3 * hid), w_hh_perm)  # δh of the previous step (δh0 last)
+        loops = _loops.for_tensors(d_h, d_out, w_hh_perm)
+        if loops is not None:  # the same loop as one compiled call (see _loops.py)
+            dh_prev = loops.gru_backward(d_h, d, f, gates, d_out.contiguous(), w_hh_perm, rev)
+        else:
+            dh_prev = _backward_loop(d_h, d, f, z, d_out, w_hh_perm, rev)
         a_n.mul_(d_h)  # δ of n's input-side pre-activation: no r
         d2 = d.view(rows, 4 * hid)
         d_gh, d_gi = d2[:, : 3 * hid], d2[:, hid:]  # [T·B, 3H] each; d_gh in (n, r, z) order
@@ -172,6 +166,42 @@ class GRUSequence(torch.autograd.Function):
         if scratch_low is not None:
             _release(scratch_low)
         return (d_h0, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None, None, *d_parts)
+
+
+def _forward_loop(gates, gh_n, out, h, w_hh_t, b_hh, reverse: bool) -> None:
+    """The forward recurrence in Python (see GRUSequence.forward): ``gates [T, B, 3H]`` from
+    ``g^i`` to ``(r, z, n)`` in place, ``gh_n`` and ``out`` written; ``h = h_{-1}: [B, H]``."""
+    time, batch, hid = out.shape
+    gh = gates.new_empty(batch, 3 * hid)  # W_hh h_prev + b_hh of the current step
+    gh_rz, gh_n_now = gh.split([2 * hid, hid], dim=-1)
+    # Per-step views made once (indexing inside the loop would cost about as much as the ops).
+    blocks = (*gates.split([2 * hid, hid], dim=-1), *gates[..., : 2 * hid].split(hid, dim=-1), gh_n, out)
+    steps = list(zip(*(v.unbind(0) for v in blocks)))  # steps[t]: the step-t views, [B, *] each
+    for t in range(time - 1, -1, -1) if reverse else range(time):
+        g_rz, g_n, r, z, gh_n_t, h_out = steps[t]
+        torch.addmm(b_hh, h, w_hh_t, out=gh)  # [B, 3H]
+        g_rz.add_(gh_rz).sigmoid_()  # r_t, z_t
+        n = g_n.addcmul_(r, gh_n_t.copy_(gh_n_now)).tanh_()  # n_t = tanh(g^i_n + r_t ⊙ g^h_n)
+        h = torch.lerp(n, h, z, out=h_out)  # h_t = n + z ⊙ (h_prev − n)
+
+
+def _backward_loop(d_h, d, f, z, d_out, w_hh_perm, rev: bool) -> torch.Tensor:
+    """The ``δh`` recurrence in Python (see GRUSequence.backward): fills ``d_h`` and the first three
+    blocks of ``d`` (``δg^h``); returns ``δh_{-1}`` (the initial state's)."""
+    time, batch, hid = d_h.shape
+    order = list(range(time)) if rev else list(range(time - 1, -1, -1))
+    d_h[order[0]] = d_out[order[0]]
+    dh_s, dgh_s, f_s, dout_s, z_s = d_h.unbind(0), d[:, :, :3].unbind(0), f.unbind(0), d_out.unbind(0), z.unbind(0)
+    for i, t in enumerate(order):
+        dh, d_gh = dh_s[t], dgh_s[t]
+        torch.mul(dh.unsqueeze(1), f_s[t], out=d_gh)  # δg^h_t: [B, 3, H]
+        if i + 1 < time:
+            p = order[i + 1]
+            dh_prev = torch.addcmul(dout_s[p], dh, z_s[t], out=dh_s[p])
+        else:
+            dh_prev = dh * z_s[t]
+        dh_prev.addmm_(d_gh.reshape(batch, 3 * hid), w_hh_perm)  # δh of the previous step (δh0 last)
+    return dh_prev
 
 
 # One scratch buffer per (device, dtype) for temporaries (the backward's, and the low-precision

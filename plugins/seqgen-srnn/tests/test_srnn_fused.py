@@ -27,7 +27,7 @@ def _plain_chain(tr, d, a, eps):
 
 
 @pytest.mark.parametrize("resq", [True, False])
-def test_fused_chain_equals_plain_chain_values_and_gradients(resq):
+def test_fused_chain_equals_plain_chain_values_and_gradients(resq, loops):
     tr = _transition(resq)
     torch.manual_seed(1)
     d = torch.randn(7, 2, 4, dtype=torch.double, requires_grad=True)
@@ -47,7 +47,7 @@ def test_fused_chain_equals_plain_chain_values_and_gradients(resq):
         torch.testing.assert_close(f, p, rtol=1e-9, atol=1e-12)
 
 
-def test_zchain_gradcheck():
+def test_zchain_gradcheck(loops):
     torch.manual_seed(2)
     t, n, zd, h = 4, 2, 2, 3
     pre = torch.randn(t, n, 2 * h, dtype=torch.double, requires_grad=True)

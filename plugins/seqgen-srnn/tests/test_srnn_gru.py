@@ -30,7 +30,7 @@ def test_parameters_match_nn_gru_names_shapes_and_initialisation():
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_h0", [False, True])
-def test_outputs_and_gradients_equal_nn_gru(reverse, with_h0):
+def test_outputs_and_gradients_equal_nn_gru(reverse, with_h0, loops):
     ref, ours = _pair()
     torch.manual_seed(1)
     x = torch.randn(T, B, IN, dtype=torch.double, requires_grad=True)
@@ -54,7 +54,7 @@ def test_outputs_and_gradients_equal_nn_gru(reverse, with_h0):
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gradcheck(reverse):
+def test_gradcheck(reverse, loops):
     torch.manual_seed(2)
     weights = [p.detach().requires_grad_() for p in _pair()[1].parameters()]
     x1 = torch.randn(4, 2, 2, dtype=torch.double, requires_grad=True)
@@ -73,7 +73,7 @@ def test_input_without_grad_gets_none_and_weights_still_learn():
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in ours.parameters())
 
 
-def test_float32_matches_nn_gru():
+def test_float32_matches_nn_gru(loops):
     ref, ours = _pair(torch.float)
     x = torch.randn(T, B, IN)
     torch.testing.assert_close(ours(x)[0], ref(x)[0], rtol=1e-5, atol=1e-6)  # float32 rounding
