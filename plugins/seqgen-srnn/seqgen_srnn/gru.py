@@ -106,33 +106,21 @@ class GRUSequence(torch.autograd.Function):
         time, batch, hid = out.shape
         rows, rev, low = time * batch, ctx.reverse, ctx.low
         mm = _products(low)
-        r, z, n = gates.unflatten(-1, (3, hid)).unbind(-2)  # [T, B, H] each
-        # h_prev of every step: out shifted by one step (towards the start in time order), h0 at the start.
-        first, later, earlier = (time - 1, slice(0, -1), slice(1, None)) if rev else (0, slice(1, None), slice(0, -1))
         # d: [T, B, 4, H] holds δ of the pre-activations in the order (n hidden side, r, z, n input side),
         # so δg^h = d[..., 0:3] (with W_hh's rows permuted to n, r, z) and δg^i = d[..., 1:4] (r, z, n).
         scratch = _scratch(out, 8 * time * batch * hid)  # d, f and δh below: temporaries of this call only
         d = scratch[: 4 * time * batch * hid].view(time, batch, 4, hid)
-        # f: the factors turning δh_t into δg^h_t, in the order (n hidden side, r, z)
-        f = scratch[4 * time * batch * hid : 7 * time * batch * hid].view(time, batch, 3, hid)
-        a_n = torch.addcmul(out.new_ones(()), n, n, value=-1, out=d[:, :, 3])  # 1 − n²
-        a_n.addcmul_(a_n, z, value=-1)  # ⊙ (1 − z)
-        torch.mul(a_n, r, out=f[:, :, 0])
-        torch.mul(f[:, :, 0], gh_n, out=f[:, :, 1]).addcmul_(f[:, :, 1], r, value=-1)  # ⊙ g^h_n (1 − r)
-        torch.sub(out[earlier], n[later], out=f[later, :, 2])
-        if h0 is None:
-            torch.neg(n[first], out=f[first, :, 2])
-        else:
-            torch.sub(h0, n[first], out=f[first, :, 2])
-        f[:, :, 2].mul_(z).addcmul_(f[:, :, 2], z, value=-1)  # (h_prev − n) z (1 − z)
-        w_hh_perm = torch.cat([w_hh[2 * hid :], w_hh[: 2 * hid]])  # rows (n, r, z)
         d_h = scratch[7 * time * batch * hid : 8 * time * batch * hid].view(time, batch, hid)  # δh_t
-        loops = _loops.for_tensors(d_h, d_out, w_hh_perm)
-        if loops is not None:  # the same loop as one compiled call (see _loops.py)
-            dh_prev = loops.gru_backward(d_h, d, f, gates, d_out.contiguous(), w_hh_perm, rev)
+        w_hh_perm = torch.cat([w_hh[2 * hid :], w_hh[: 2 * hid]])  # rows (n, r, z)
+        loops = _loops.for_tensors(d_h, d_out, w_hh_perm, gh_n)
+        if loops is not None:  # the factors, the δh loop and d in one compiled call (see _loops.py)
+            h_start = out.new_zeros(batch, hid) if h0 is None else h0.contiguous()
+            dh_prev = loops.gru_backward(d_h, d, gates, gh_n, out, h_start, d_out.contiguous(), w_hh_perm, rev)
         else:
-            dh_prev = _backward_loop(d_h, d, f, z, d_out, w_hh_perm, rev)
-        a_n.mul_(d_h)  # δ of n's input-side pre-activation: no r
+            f = scratch[4 * time * batch * hid : 7 * time * batch * hid].view(time, batch, 3, hid)
+            dh_prev = _backward_loop(d, f, d_h, gates, gh_n, out, h0, d_out, w_hh_perm, rev)
+        # h_prev of every step: out shifted by one step (towards the start in time order), h0 at the start.
+        first, earlier = (time - 1, slice(1, None)) if rev else (0, slice(0, -1))
         d2 = d.view(rows, 4 * hid)
         d_gh, d_gi = d2[:, : 3 * hid], d2[:, hid:]  # [T·B, 3H] each; d_gh in (n, r, z) order
         need = ctx.needs_input_grad
@@ -185,10 +173,25 @@ def _forward_loop(gates, gh_n, out, h, w_hh_t, b_hh, reverse: bool) -> None:
         h = torch.lerp(n, h, z, out=h_out)  # h_t = n + z ⊙ (h_prev − n)
 
 
-def _backward_loop(d_h, d, f, z, d_out, w_hh_perm, rev: bool) -> torch.Tensor:
-    """The ``δh`` recurrence in Python (see GRUSequence.backward): fills ``d_h`` and the first three
-    blocks of ``d`` (``δg^h``); returns ``δh_{-1}`` (the initial state's)."""
+def _backward_loop(d, f, d_h, gates, gh_n, out, h0, d_out, w_hh_perm, rev: bool) -> torch.Tensor:
+    """The backward in Python (see GRUSequence.backward and the module docstring): the factors ``f``
+    for all steps at once, then the ``δh`` recurrence, filling ``d_h`` and ``d``; returns ``δh_{-1}``
+    (the initial state's)."""
     time, batch, hid = d_h.shape
+    r, z, n = gates.unflatten(-1, (3, hid)).unbind(-2)  # [T, B, H] each
+    # h_prev of every step: out shifted by one step (towards the start in time order), h0 at the start.
+    first, later, earlier = (time - 1, slice(0, -1), slice(1, None)) if rev else (0, slice(1, None), slice(0, -1))
+    # f: the factors turning δh_t into δg^h_t, in the order (n hidden side, r, z)
+    a_n = torch.addcmul(out.new_ones(()), n, n, value=-1, out=d[:, :, 3])  # 1 − n²
+    a_n.addcmul_(a_n, z, value=-1)  # ⊙ (1 − z)
+    torch.mul(a_n, r, out=f[:, :, 0])
+    torch.mul(f[:, :, 0], gh_n, out=f[:, :, 1]).addcmul_(f[:, :, 1], r, value=-1)  # ⊙ g^h_n (1 − r)
+    torch.sub(out[earlier], n[later], out=f[later, :, 2])
+    if h0 is None:
+        torch.neg(n[first], out=f[first, :, 2])
+    else:
+        torch.sub(h0, n[first], out=f[first, :, 2])
+    f[:, :, 2].mul_(z).addcmul_(f[:, :, 2], z, value=-1)  # (h_prev − n) z (1 − z)
     order = list(range(time)) if rev else list(range(time - 1, -1, -1))
     d_h[order[0]] = d_out[order[0]]
     dh_s, dgh_s, f_s, dout_s, z_s = d_h.unbind(0), d[:, :, :3].unbind(0), f.unbind(0), d_out.unbind(0), z.unbind(0)
@@ -201,6 +204,7 @@ def _backward_loop(d_h, d, f, z, d_out, w_hh_perm, rev: bool) -> torch.Tensor:
         else:
             dh_prev = dh * z_s[t]
         dh_prev.addmm_(d_gh.reshape(batch, 3 * hid), w_hh_perm)  # δh of the previous step (δh0 last)
+    a_n.mul_(d_h)  # δ of n's input-side pre-activation: no r
     return dh_prev
 
 

@@ -61,25 +61,31 @@ void gru_forward_step(T* gates, const T* gh, const T* b_hh, T* gh_n, T* out, con
   }
 }
 
+// One row of the backward step: from δh_t and the forward's saved values, δ of every pre-activation
+// (d: [4, H] in the order n hidden side, r, z, n input side) and δh_prev's non-matmul terms.
 template <typename T>
-static void gru_bwd_row(const T* __restrict dh, const T* __restrict f, const T* __restrict z,
-                        const T* __restrict dout, T* __restrict dgh, T* __restrict dh_prev, int64_t hid) {
+static void gru_bwd_row(const T* __restrict dh, const T* __restrict r, const T* __restrict z,
+                        const T* __restrict n, const T* __restrict ghn, const T* __restrict hprev,
+                        const T* __restrict dout, T* __restrict d, T* __restrict dh_prev, int64_t hid) {
 #pragma omp simd
   for (int64_t j = 0; j < hid; ++j) {
-    const T d = dh[j];
-    dgh[j] = d * f[j];
-    dgh[hid + j] = d * f[hid + j];
-    dgh[2 * hid + j] = d * f[2 * hid + j];
-    dh_prev[j] = (dout ? dout[j] : T(0)) + d * z[j];
+    const T dhj = dh[j], rj = r[j], zj = z[j], nj = n[j];
+    const T an = (T(1) - nj * nj) * (T(1) - zj) * dhj;  // δ of n's pre-activation (input side)
+    d[j] = an * rj;                                       // δ g^h_n
+    d[hid + j] = an * ghn[j] * rj * (T(1) - rj);          // δ of r's pre-activation
+    d[2 * hid + j] = dhj * (hprev[j] - nj) * zj * (T(1) - zj);  // δ of z's pre-activation
+    d[3 * hid + j] = an;
+    dh_prev[j] = (dout ? dout[j] : T(0)) + dhj * zj;
   }
 }
 
 template <typename T>
-void gru_backward_step(const T* dh, const T* f, const T* z, int64_t z_stride, const T* dout, T* dgh,
-                       int64_t dgh_stride, T* dh_prev, int64_t batch, int64_t hid) {
+void gru_backward_step(const T* dh, const T* gates, const T* gh_n, const T* hprev, const T* dout, T* d,
+                       T* dh_prev, int64_t batch, int64_t hid) {
   for (int64_t b = 0; b < batch; ++b) {
-    gru_bwd_row(dh + b * hid, f + b * 3 * hid, z + b * z_stride, dout ? dout + b * hid : nullptr,
-                dgh + b * dgh_stride, dh_prev + b * hid, hid);
+    const T* g = gates + b * 3 * hid;
+    gru_bwd_row(dh + b * hid, g, g + hid, g + 2 * hid, gh_n + b * hid, hprev + b * hid,
+                dout ? dout + b * hid : nullptr, d + b * 4 * hid, dh_prev + b * hid, hid);
   }
 }
 
@@ -124,8 +130,8 @@ void zchain_backward_mask(T* __restrict dh, const T* __restrict hidden, int64_t 
 
 #define SEQGEN_SRNN_INSTANTIATE(T)                                                                       \
   template void gru_forward_step<T>(T*, const T*, const T*, T*, T*, const T*, int64_t, int64_t, int64_t); \
-  template void gru_backward_step<T>(const T*, const T*, const T*, int64_t, const T*, T*, int64_t, T*,   \
-                                     int64_t, int64_t);                                                  \
+  template void gru_backward_step<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, int64_t,  \
+                                     int64_t);                                                           \
   template void relu_inplace<T>(T*, int64_t);                                                            \
   template void zchain_forward_step<T>(T*, const T*, const T*, T*, T, int64_t, int64_t);                 \
   template void zchain_backward_oq<T>(T*, const T*, const T*, int64_t, int64_t);                         \

@@ -10,11 +10,12 @@ template <typename T>
 void gru_forward_step(T* gates, const T* gh, const T* b_hh, T* gh_n, T* out, const T* hprev,
                       int64_t batch, int64_t hid, int64_t hprev_stride);
 
-// GRU backward, one step: dgh[b, k, :] = dh[b] ⊙ f[b, k] (k = 0..2, rows dgh_stride apart);
-// dh_prev = dout + dh ⊙ z (dout may be null: zero).
+// GRU backward, one step: from δh_t (dh), the step's (r, z, n) (gates [B, 3H]), g^h_n (gh_n) and
+// h_prev (all [B, H] rows but gates), writes d [B, 4, H] = δ of the pre-activations (n hidden side,
+// r, z, n input side) and dh_prev = dout + dh ⊙ z (dout may be null: zero).
 template <typename T>
-void gru_backward_step(const T* dh, const T* f, const T* z, int64_t z_stride, const T* dout, T* dgh,
-                       int64_t dgh_stride, T* dh_prev, int64_t batch, int64_t hid);
+void gru_backward_step(const T* dh, const T* gates, const T* gh_n, const T* hprev, const T* dout, T* d,
+                       T* dh_prev, int64_t batch, int64_t hid);
 
 template <typename T>
 void relu_inplace(T* x, int64_t n);

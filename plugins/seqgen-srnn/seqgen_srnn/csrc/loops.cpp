@@ -49,15 +49,20 @@ void gru_forward(at::Tensor gates, at::Tensor gh_n, at::Tensor out, const at::Te
   });
 }
 
-// The δh recurrence. d_h: [T, B, H] buffer (δh_t, written); d: [T, B, 4, H], whose first three
-// blocks get δg^h_t = δh_t ⊙ f_t; f: [T, B, 3, H]; gates: [T, B, 3H] holding (r, z, n);
-// d_out: [T, B, H] = ∂L/∂out; w_hh_perm: W_hh with rows (n, r, z), [3H, H]. Returns δh0: [B, H].
-at::Tensor gru_backward(at::Tensor d_h, at::Tensor d, const at::Tensor& f, const at::Tensor& gates,
-                        const at::Tensor& d_out, const at::Tensor& w_hh_perm, bool reverse) {
+// The backward GRU: the δh recurrence and δ of every pre-activation. d_h: [T, B, H] buffer (δh_t,
+// written); d: [T, B, 4, H] written, δ of the pre-activations in the order (n hidden side, r, z,
+// n input side); gates: [T, B, 3H] holding (r, z, n); gh_n, out: [T, B, H] from the forward;
+// h0: [B, H] (zeros for none); d_out: [T, B, H] = ∂L/∂out; w_hh_perm: W_hh with rows (n, r, z),
+// [3H, H]. Returns δh0: [B, H].
+at::Tensor gru_backward(at::Tensor d_h, at::Tensor d, const at::Tensor& gates, const at::Tensor& gh_n,
+                        const at::Tensor& out, const at::Tensor& h0, const at::Tensor& d_out,
+                        const at::Tensor& w_hh_perm, bool reverse) {
   check_contiguous(d_h, "d_h");
   check_contiguous(d, "d");
-  check_contiguous(f, "f");
   check_contiguous(gates, "gates");
+  check_contiguous(gh_n, "gh_n");
+  check_contiguous(out, "out");
+  check_contiguous(h0, "h0");
   check_contiguous(d_out, "d_out");
   const int64_t time = d_h.size(0), batch = d_h.size(1), hid = d_h.size(2);
   at::Tensor d_h0 = at::empty({batch, hid}, d_h.options());
@@ -65,17 +70,18 @@ at::Tensor gru_backward(at::Tensor d_h, at::Tensor d, const at::Tensor& f, const
     const int64_t bh = batch * hid;
     scalar_t* dh_base = d_h.data_ptr<scalar_t>();
     const scalar_t* dout_base = d_out.data_ptr<scalar_t>();
-    const int64_t first = reverse ? 0 : time - 1;
+    const scalar_t* out_base = out.data_ptr<scalar_t>();
+    const int64_t first = reverse ? 0 : time - 1;  // the backward's first step (the forward's last)
     std::copy(dout_base + first * bh, dout_base + (first + 1) * bh, dh_base + first * bh);
     for (int64_t i = 0; i < time; ++i) {
       const int64_t t = reverse ? i : time - 1 - i;
       const bool last = i + 1 == time;
-      const int64_t p = reverse ? t + 1 : t - 1;  // the step that feeds t (meaningless when last)
+      const int64_t p = reverse ? t + 1 : t - 1;  // the step that feeds t (none when last)
       scalar_t* dh_prev = last ? d_h0.data_ptr<scalar_t>() : dh_base + p * bh;
-      scalar_t* dgh = d.data_ptr<scalar_t>() + t * batch * 4 * hid;
-      gru_backward_step<scalar_t>(dh_base + t * bh, f.data_ptr<scalar_t>() + t * batch * 3 * hid,
-                                  gates.data_ptr<scalar_t>() + t * batch * 3 * hid + hid, 3 * hid,
-                                  last ? nullptr : dout_base + p * bh, dgh, 4 * hid, dh_prev, batch, hid);
+      const scalar_t* hprev = last ? h0.data_ptr<scalar_t>() : out_base + p * bh;
+      gru_backward_step<scalar_t>(dh_base + t * bh, gates.data_ptr<scalar_t>() + t * batch * 3 * hid,
+                                  gh_n.data_ptr<scalar_t>() + t * bh, hprev, last ? nullptr : dout_base + p * bh,
+                                  d.data_ptr<scalar_t>() + t * batch * 4 * hid, dh_prev, batch, hid);
       at::Tensor target = last ? d_h0 : d_h.select(0, p);
       at::Tensor d_gh = d.select(0, t).as_strided({batch, 3 * hid}, {4 * hid, 1});
       target.addmm_(d_gh, w_hh_perm);
@@ -139,7 +145,7 @@ void zchain_backward(at::Tensor d_oq, at::Tensor d_h, const at::Tensor& grad_z, 
 
 TORCH_LIBRARY(seqgen_srnn_loops, m) {
   m.def("gru_forward(Tensor(a!) gates, Tensor(b!) gh_n, Tensor(c!) out, Tensor h0, Tensor w_hh_t, Tensor b_hh, bool reverse) -> ()");
-  m.def("gru_backward(Tensor(a!) d_h, Tensor(b!) d, Tensor f, Tensor gates, Tensor d_out, Tensor w_hh_perm, bool reverse) -> Tensor");
+  m.def("gru_backward(Tensor(a!) d_h, Tensor(b!) d, Tensor gates, Tensor gh_n, Tensor out, Tensor h0, Tensor d_out, Tensor w_hh_perm, bool reverse) -> Tensor");
   m.def("zchain_forward(Tensor(a!) hidden, Tensor(b!) out, Tensor(c!) zs, Tensor eps, Tensor w_z, Tensor w_o, Tensor b_o, float min_scale) -> ()");
   m.def("zchain_backward(Tensor(a!) d_oq, Tensor(b!) d_h, Tensor grad_z, Tensor k, Tensor hidden, Tensor w_oq_t, Tensor w_z_t) -> ()");
 }
