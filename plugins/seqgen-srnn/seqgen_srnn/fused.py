@@ -53,14 +53,15 @@ class ZChain(torch.autograd.Function):
         out = pre.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
         zs = torch.empty_like(eps, memory_format=torch.contiguous_format)
         eps = eps.contiguous()
+        w_z_c = w_z.contiguous()  # read 50 times: small products run faster on contiguous operands
         loops = _loops.for_tensors(hidden, eps, w_z, w_o, b_o)
         if loops is not None:  # the same loop as one compiled call (see _loops.py)
-            loops.zchain_forward(hidden, out, zs, eps, w_z, w_o, b_o.contiguous(), float(min_scale))
+            loops.zchain_forward(hidden, out, zs, eps, w_z_c, w_o, b_o.contiguous(), float(min_scale))
         else:
             z = eps.new_zeros(n, zd)
             views = (hidden, out, out[..., 2 * zd : 3 * zd], out[..., 3 * zd :], eps, zs)
             for h_t, o_t, mu_q, s_q, eps_t, z_t in zip(*(v.unbind(0) for v in views)):
-                h = h_t.addmm_(z, w_z).relu_()  # [N, 2h]: relu(pre_t + z_{t-1} W_z)
+                h = h_t.addmm_(z, w_z_c).relu_()  # [N, 2h]: relu(pre_t + z_{t-1} W_z)
                 torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
                 z = torch.addcmul(mu_q, F.softplus(s_q.contiguous()).add_(min_scale), eps_t, out=z_t)  # [N, Z] (softplus of a strided view is slow)
         ctx.save_for_backward(eps, w_z, w_o, hidden, out, zs)
@@ -79,7 +80,7 @@ class ZChain(torch.autograd.Function):
         grad_o = grad_o.expand(time, n, 4 * zd)
         d_oq = grad_o[..., 2 * zd :].unflatten(-1, (2, zd)).clone(memory_format=torch.contiguous_format)  # [T, N, 2, Z]
         d_h = (grad_o[..., : 2 * zd].reshape(rows, 2 * zd) @ w_o[:, : 2 * zd].t()).view(time, n, -1)  # [T, N, 2h]
-        w_oq_t, w_z_t = w_o[:, 2 * zd :].t(), w_z.t()
+        w_oq_t, w_z_t = w_o[:, 2 * zd :].t().contiguous(), w_z.t().contiguous()  # the step products read them 50 times
         loops = _loops.for_tensors(d_oq, d_h, grad_z, hidden, w_o, w_z)
         if loops is not None:  # the same loop as one compiled call (see _loops.py)
             loops.zchain_backward(d_oq, d_h, grad_z.contiguous(), k, hidden, w_oq_t, w_z_t)
