@@ -84,6 +84,18 @@ def test_a_seeded_training_loss_is_the_same_either_way(compiled, monkeypatch):
         torch.testing.assert_close(c, p, rtol=1e-5, atol=1e-6)
 
 
+def test_the_operators_check_the_shapes_they_index(compiled):
+    t, b, h = 4, 2, 3
+    gates, gh_n, out = torch.zeros(t, b, 3 * h), torch.zeros(t, b, h), torch.zeros(t, b, h)
+    with pytest.raises(RuntimeError, match=r"gh_n: expected shape \[4, 2, 3\], got \[4, 2, 5\]"):
+        compiled.gru_forward(gates, torch.zeros(t, b, 5), out, torch.zeros(b, h), torch.zeros(h, 3 * h), torch.zeros(3 * h), False)
+    with pytest.raises(RuntimeError, match="expected a contiguous tensor"):
+        compiled.gru_forward(gates, gh_n, torch.zeros(t, b, 2 * h)[..., :h], torch.zeros(b, h), torch.zeros(h, 3 * h), torch.zeros(3 * h), False)
+    with pytest.raises(RuntimeError, match="expected at least one time step"):
+        z = torch.zeros(0, b, 2)
+        compiled.zchain_forward(torch.zeros(0, b, 6), torch.zeros(0, b, 8), z, z, torch.zeros(2, 6), torch.zeros(6, 8), torch.zeros(8), 1e-3)
+
+
 def test_other_dtypes_and_devices_use_the_python_loops():
     assert _loops.for_tensors(torch.zeros(2, dtype=torch.bfloat16)) is None
     assert _loops.for_tensors(torch.zeros(2), torch.zeros(2, dtype=torch.float64)) is None  # mixed

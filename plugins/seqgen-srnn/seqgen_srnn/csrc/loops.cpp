@@ -24,6 +24,12 @@ static void check_contiguous(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.is_contiguous(), name, ": expected a contiguous tensor");
 }
 
+// The kernels index raw pointers, so every buffer's shape is checked against the one they assume.
+static void check_shape(const at::Tensor& t, at::IntArrayRef shape, const char* name) {
+  TORCH_CHECK(t.sizes() == shape, name, ": expected shape ", shape, ", got ", t.sizes());
+  TORCH_CHECK(shape.size() < 3 || shape[0] > 0, name, ": expected at least one time step");
+}
+
 // gates: [T, B, 3H], g^i (with b_ih) on entry, (r, z, n) on exit; gh_n, out: [T, B, H] written;
 // h0: [B, H]; w_hh_t = W_hhᵀ: [H, 3H]; b_hh: [3H].
 void gru_forward(at::Tensor gates, at::Tensor gh_n, at::Tensor out, const at::Tensor& h0,
@@ -33,7 +39,12 @@ void gru_forward(at::Tensor gates, at::Tensor gh_n, at::Tensor out, const at::Te
   check_contiguous(out, "out");
   check_rows(h0, "h0");
   check_contiguous(b_hh, "b_hh");
-  const int64_t time = gates.size(0), batch = gates.size(1), hid = out.size(2);
+  const int64_t time = out.size(0), batch = out.size(1), hid = out.size(2);
+  check_shape(gates, {time, batch, 3 * hid}, "gates");
+  check_shape(gh_n, {time, batch, hid}, "gh_n");
+  check_shape(h0, {batch, hid}, "h0");
+  check_shape(w_hh_t, {hid, 3 * hid}, "w_hh_t");
+  check_shape(b_hh, {3 * hid}, "b_hh");
   at::Tensor gh = at::empty({batch, 3 * hid}, gates.options());
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_forward", [&] {
     at::Tensor h = h0;
@@ -65,6 +76,13 @@ at::Tensor gru_backward(at::Tensor d_h, at::Tensor d, const at::Tensor& gates, c
   check_contiguous(h0, "h0");
   check_contiguous(d_out, "d_out");
   const int64_t time = d_h.size(0), batch = d_h.size(1), hid = d_h.size(2);
+  check_shape(d, {time, batch, 4, hid}, "d");
+  check_shape(gates, {time, batch, 3 * hid}, "gates");
+  check_shape(gh_n, {time, batch, hid}, "gh_n");
+  check_shape(out, {time, batch, hid}, "out");
+  check_shape(h0, {batch, hid}, "h0");
+  check_shape(d_out, {time, batch, hid}, "d_out");
+  check_shape(w_hh_perm, {3 * hid, hid}, "w_hh_perm");
   at::Tensor d_h0 = at::empty({batch, hid}, d_h.options());
   AT_DISPATCH_FLOATING_TYPES(d_h.scalar_type(), "gru_backward", [&] {
     const int64_t bh = batch * hid;
@@ -100,6 +118,12 @@ void zchain_forward(at::Tensor hidden, at::Tensor out, at::Tensor zs, const at::
   check_contiguous(eps, "eps");
   check_contiguous(b_o, "b_o");
   const int64_t time = hidden.size(0), n = hidden.size(1), width = hidden.size(2), zd = zs.size(2);
+  check_shape(out, {time, n, 4 * zd}, "out");
+  check_shape(zs, {time, n, zd}, "zs");
+  check_shape(eps, {time, n, zd}, "eps");
+  check_shape(w_z, {zd, width}, "w_z");
+  check_shape(w_o, {width, 4 * zd}, "w_o");
+  check_shape(b_o, {4 * zd}, "b_o");
   AT_DISPATCH_FLOATING_TYPES(hidden.scalar_type(), "zchain_forward", [&] {
     for (int64_t t = 0; t < time; ++t) {
       at::Tensor h_t = hidden.select(0, t), o_t = out.select(0, t);
@@ -124,6 +148,12 @@ void zchain_backward(at::Tensor d_oq, at::Tensor d_h, const at::Tensor& grad_z, 
   check_contiguous(k, "k");
   check_contiguous(hidden, "hidden");
   const int64_t time = d_h.size(0), n = d_h.size(1), width = d_h.size(2), zd = grad_z.size(2);
+  check_shape(d_oq, {time, n, 2, zd}, "d_oq");
+  check_shape(grad_z, {time, n, zd}, "grad_z");
+  check_shape(k, {time, n, 2, zd}, "k");
+  check_shape(hidden, {time, n, width}, "hidden");
+  check_shape(w_oq_t, {2 * zd, width}, "w_oq_t");
+  check_shape(w_z_t, {width, zd}, "w_z_t");
   at::Tensor gz = grad_z.select(0, time - 1).clone();  // δz_{T-1}
   AT_DISPATCH_FLOATING_TYPES(d_h.scalar_type(), "zchain_backward", [&] {
     for (int64_t t = time - 1; t >= 0; --t) {
