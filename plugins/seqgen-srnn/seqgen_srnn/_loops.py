@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -44,10 +45,26 @@ def _flags() -> list:
     return flags
 
 
+# torch's build lock is a file that a killed build leaves behind, and the next build waits on it
+# forever; a build takes ~20 s, so a lock older than this is stale.
+_STALE_LOCK_S = 600
+
+
+def _clear_stale_lock(build_dir: Path) -> None:
+    lock = build_dir / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:
+            lock.unlink()
+            warnings.warn(f"seqgen-srnn: removed a stale build lock ({lock}) left by an interrupted build", RuntimeWarning, stacklevel=4)
+    except FileNotFoundError:
+        pass
+
+
 def _build():
     from torch.utils import cpp_extension
 
     src = Path(__file__).with_name("csrc")
+    _clear_stale_lock(Path(cpp_extension._get_build_directory(_NAME, False)))
     cpp_extension.load(
         name=_NAME,
         sources=[str(src / name) for name in _SOURCES],

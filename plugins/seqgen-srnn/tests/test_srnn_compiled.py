@@ -1,6 +1,7 @@
 """The compiled loops (``csrc/``, loaded by ``seqgen_srnn/_loops.py``) compute what the Python loops
 compute, are used where they apply, and a machine that cannot build them falls back with a warning."""
 
+import os
 import warnings
 
 import pytest
@@ -105,6 +106,19 @@ def test_other_dtypes_and_devices_use_the_python_loops():
 def test_turned_off_by_the_environment(monkeypatch):
     monkeypatch.setenv(_loops.ENV_VAR, "0")
     assert _loops.compiled() is None
+
+
+def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    _loops._clear_stale_lock(tmp_path)  # fresh: another process may be building
+    assert lock.exists()
+    old = lock.stat().st_mtime - _loops._STALE_LOCK_S - 1
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        _loops._clear_stale_lock(tmp_path)
+    assert not lock.exists()
+    _loops._clear_stale_lock(tmp_path)  # no lock: nothing to do
 
 
 def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
