@@ -49,8 +49,9 @@ class ZChain(torch.autograd.Function):
         zd = eps.shape[-1]
         # [T, N, 2h]: h_t, starting as pre_t and accumulated in place below. One copy of the whole
         # sequence: addmm(pre_t, …, out=h_t) would copy pre_t at every step (~20 µs each on CPU).
-        hidden = pre.clone(memory_format=torch.contiguous_format)
-        out = pre.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
+        # pre may come in autocast's dtype: the one copy also casts it to the weights' dtype.
+        hidden = pre.to(w_z.dtype, memory_format=torch.contiguous_format, copy=True)
+        out = hidden.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
         zs = torch.empty_like(eps, memory_format=torch.contiguous_format)
         eps = eps.contiguous()
         w_z_c = w_z.contiguous()  # read 50 times: small products run faster on contiguous operands
@@ -64,6 +65,7 @@ class ZChain(torch.autograd.Function):
                 h = h_t.addmm_(z, w_z_c).relu_()  # [N, 2h]: relu(pre_t + z_{t-1} W_z)
                 torch.addmm(b_o, h, w_o, out=o_t)  # [N, 4Z]
                 z = torch.addcmul(mu_q, F.softplus(s_q.contiguous()).add_(min_scale), eps_t, out=z_t)  # [N, Z] (softplus of a strided view is slow)
+        ctx.pre_dtype = pre.dtype
         ctx.save_for_backward(eps, w_z, w_o, hidden, out, zs)
         return out, zs
 
@@ -97,4 +99,4 @@ class ZChain(torch.autograd.Function):
         d_h2 = d_h.view(rows, -1)
         d_w_z = zs[:-1].reshape(-1, zd).t() @ d_h2[n:]  # Σ_t z_{t-1}ᵀ δh_t (z_{-1} = 0 adds nothing)
         d_w_o = hidden.view(rows, -1).t() @ d_o2
-        return d_h, None, d_w_z, d_w_o, d_o2.sum(0), None
+        return d_h.to(ctx.pre_dtype), None, d_w_z, d_w_o, d_o2.sum(0), None
