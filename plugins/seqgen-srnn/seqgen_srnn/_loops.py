@@ -15,6 +15,7 @@ failed build warns once. ``SEQGEN_SRNN_COMPILED=0`` turns the compiled loops off
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -30,6 +31,7 @@ ENV_VAR = "SEQGEN_SRNN_COMPILED"
 _NAME = "seqgen_srnn_loops"
 _SOURCES = ("loops.cpp", "kernels.cpp")
 _DTYPES = (torch.float32, torch.float64)
+_log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict = {}  # "ops": the operator namespace once built; "error": why the build failed
 
@@ -86,6 +88,7 @@ def compiled():
     with _lock:
         if "ops" not in _state and "error" not in _state:
             try:
+                _log.info("seqgen-srnn: loading the compiled loops (built on first use on this machine, ~20 s, then cached)")
                 _state["ops"] = _build()
             except Exception as exc:  # no compiler or ninja, a read-only cache, a build error
                 _state["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
