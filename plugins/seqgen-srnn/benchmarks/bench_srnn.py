@@ -238,7 +238,7 @@ def main(argv=None) -> int:
     print(f"machine:  {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, torch {torch.__version__}, "
           f"torch threads {torch.get_num_threads()}, load average (1, 5, 15 min) {fmt_load(load_before)} before, {fmt_load(load)} after")
     print(f"config:   x_dim {x_dim} Bernoulli, T={time_steps}, batch {batch}, d/a GRUs 128, MLPs 128, z 16; "
-          f"parameters seqgen-srnn {n_fused}, loop {n_loop}; compiled loops (csrc/) {'on' if compiled_on else 'OFF: ' + str(_loops._state.get('error', _loops.ENV_VAR + '=0'))}")
+          f"parameters seqgen-srnn {n_fused}, loop {n_loop}; compiled loops (csrc/) {'on' if compiled_on else 'OFF: ' + (_loops.build_error() or _loops.ENV_VAR + '=0')}")
     print(f"timing:   {args.rounds} alternating rounds; wall-clock median (min) and CPU-time median, ms")
     rows = [
         ("training step (fwd+bwd+Adam)", "train_fused", "train_loop"),

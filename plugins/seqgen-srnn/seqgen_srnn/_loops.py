@@ -25,7 +25,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["ENV_VAR", "compiled", "for_tensors"]
+__all__ = ["ENV_VAR", "build_error", "compiled", "for_tensors"]
 
 ENV_VAR = "SEQGEN_SRNN_COMPILED"
 _NAME = "seqgen_srnn_loops"
@@ -100,6 +100,11 @@ def compiled():
                     stacklevel=3,
                 )
     return _state.get("ops")
+
+
+def build_error() -> Optional[str]:
+    """Why the compiled loops could not be built in this process, or None (built, or not tried)."""
+    return _state.get("error")
 
 
 def for_tensors(*tensors: torch.Tensor) -> Optional[object]:

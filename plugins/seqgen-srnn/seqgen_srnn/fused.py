@@ -52,8 +52,8 @@ class ZChain(torch.autograd.Function):
         # pre may come in autocast's dtype: the one copy also casts it to the weights' dtype.
         hidden = pre.to(w_z.dtype, memory_format=torch.contiguous_format, copy=True)
         out = hidden.new_empty(time, n, 4 * zd)  # [T, N, 4Z]: o_t
-        zs = torch.empty_like(eps, memory_format=torch.contiguous_format)
-        eps = eps.contiguous()
+        eps = eps.to(w_z.dtype, memory_format=torch.contiguous_format)
+        zs = torch.empty_like(eps)
         w_z_c = w_z.contiguous()  # read 50 times: small products run faster on contiguous operands
         loops = _loops.for_tensors(hidden, eps, w_z, w_o, b_o)
         if loops is not None:  # the same loop as one compiled call (see _loops.py)

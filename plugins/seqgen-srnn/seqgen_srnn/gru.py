@@ -89,20 +89,20 @@ class GRUSequence(torch.autograd.Function):
         gh_n = gates.new_empty(time, batch, hid)  # W_hn h_prev + b_hn, kept for the backward
         out = gates.new_empty(time, batch, hid)
         w_hh_t = w_hh.t().contiguous()  # [H, 3H]: the step products run ~25 % faster than on the transposed view
-        h = gates.new_zeros(batch, hid) if h0 is None else h0.contiguous()
+        h = gates.new_zeros(batch, hid) if h0 is None else h0.contiguous()  # h_{-1}, saved as the first h_prev
         loops = _loops.for_tensors(gates, h, w_hh, b_hh)
         if loops is not None:  # the same loop as one compiled call (see _loops.py)
             loops.gru_forward(gates, gh_n, out, h, w_hh_t, b_hh.contiguous(), reverse)
         else:
             _forward_loop(gates, gh_n, out, h, w_hh_t, b_hh, reverse)
         ctx.reverse, ctx.low = reverse, low
-        ctx.save_for_backward(h0, w_ih, w_hh, gh_n, gates, out, *parts)
+        ctx.save_for_backward(h, w_ih, w_hh, gh_n, gates, out, *parts)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out):
-        h0, w_ih, w_hh, gh_n, gates, out, *parts = ctx.saved_tensors
+        h0, w_ih, w_hh, gh_n, gates, out, *parts = ctx.saved_tensors  # h0: h_{-1}, zeros when none was given
         time, batch, hid = out.shape
         rows, rev, low = time * batch, ctx.reverse, ctx.low
         mm = _products(low)
@@ -114,8 +114,7 @@ class GRUSequence(torch.autograd.Function):
         w_hh_perm = torch.cat([w_hh[2 * hid :], w_hh[: 2 * hid]])  # rows (n, r, z)
         loops = _loops.for_tensors(d_h, d_out, w_hh_perm, gh_n)
         if loops is not None:  # the factors, the δh loop and d in one compiled call (see _loops.py)
-            h_start = out.new_zeros(batch, hid) if h0 is None else h0.contiguous()
-            dh_prev = loops.gru_backward(d_h, d, gates, gh_n, out, h_start, d_out.contiguous(), w_hh_perm, rev)
+            dh_prev = loops.gru_backward(d_h, d, gates, gh_n, out, h0, d_out.contiguous(), w_hh_perm, rev)
         else:
             f = scratch[4 * time * batch * hid : 7 * time * batch * hid].view(time, batch, 3, hid)
             dh_prev = _backward_loop(d, f, d_h, gates, gh_n, out, h0, d_out, w_hh_perm, rev)
@@ -137,9 +136,8 @@ class GRUSequence(torch.autograd.Function):
         if need[2]:
             h_rows = slice(batch, None) if not rev else slice(0, rows - batch)
             d_w = mm(h_prev_mm.t(), d_gh_mm[h_rows]).t().to(w_hh.dtype)  # Σ_t δg^hᵀ_t h_prev (h0 rows below)
-            if h0 is not None:
-                first_rows = slice(first * batch, (first + 1) * batch)
-                d_w.addmm_(d_gh[first_rows].t(), h0)
+            first_rows = slice(first * batch, (first + 1) * batch)
+            d_w.addmm_(d_gh[first_rows].t(), h0)
             d_w_hh = torch.cat([d_w[hid:], d_w[:hid]])  # back to rows (r, z, n)
         if need[4]:
             s = d_gh.sum(0)
@@ -187,10 +185,7 @@ def _backward_loop(d, f, d_h, gates, gh_n, out, h0, d_out, w_hh_perm, rev: bool)
     torch.mul(a_n, r, out=f[:, :, 0])
     torch.mul(f[:, :, 0], gh_n, out=f[:, :, 1]).addcmul_(f[:, :, 1], r, value=-1)  # ⊙ g^h_n (1 − r)
     torch.sub(out[earlier], n[later], out=f[later, :, 2])
-    if h0 is None:
-        torch.neg(n[first], out=f[first, :, 2])
-    else:
-        torch.sub(h0, n[first], out=f[first, :, 2])
+    torch.sub(h0, n[first], out=f[first, :, 2])
     f[:, :, 2].mul_(z).addcmul_(f[:, :, 2], z, value=-1)  # (h_prev − n) z (1 − z)
     order = list(range(time)) if rev else list(range(time - 1, -1, -1))
     d_h[order[0]] = d_out[order[0]]

@@ -117,7 +117,7 @@ class Transition(nn.Module):
         w_z = self._z_weights()
         w_o, b_o = self._out_weights()
         with seqgen.autocast_off(w_z.device):  # the z loop runs in the weights' dtype, also under autocast
-            o, z = ZChain.apply(pre, eps.to(w_z.dtype), w_z, w_o, b_o, self.min_scale)  # [time, N, 4 z_dim], [time, N, z_dim]
+            o, z = ZChain.apply(pre, eps, w_z, w_o, b_o, self.min_scale)  # [time, N, 4 z_dim], [time, N, z_dim]
         p_loc, p_raw, q_loc, q_raw = o.split(z_dim, dim=-1)
         return Chain(z, p_loc, self._scale(p_raw), q_loc, self._scale(q_raw))
 

@@ -17,7 +17,7 @@ def require_compiled():
     ops = _loops.compiled()
     if ops is None:
         if toolchain_present():
-            pytest.fail(f"a compiler and ninja are present but the compiled loops did not build: {_loops._state.get('error')}")
+            pytest.fail(f"a compiler and ninja are present but the compiled loops did not build: {_loops.build_error()}")
         pytest.skip("no C++ compiler or ninja here: the compiled loops cannot be built")
     return ops
 
