@@ -69,6 +69,7 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="write a grid of samples here (PNG)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=f"LangevinConfig overrides on top of {' '.join(lv.STUDY_SETTINGS)}")
+    p.add_argument("--references-only", action="store_true", help="print only the reference rows (real digits, fitted Gaussians): seconds, no training")
     return p.parse_args(argv)
 
 
@@ -79,6 +80,38 @@ def gaussian_samples(states: torch.Tensor, n: int, generator: torch.Generator) -
     cov = torch.cov(x.T) + 1e-3 * torch.eye(x.shape[1], dtype=x.dtype)
     eps = torch.randn(n, x.shape[1], generator=generator, dtype=x.dtype)
     return (x.mean(0) + eps @ torch.linalg.cholesky(cov).T).to(states.dtype)
+
+
+def reference_readouts(model, train, train_labels, n: int, config, args) -> dict:
+    """Images to score beside the samples, ``name -> [n, N]``: real training digits through the data
+    map (clean, and with the thermal noise of ``T``), and draws of one Gaussian and of one Gaussian
+    per digit fitted to the training states (what the goals ask of a generator, in closed form)."""
+    refs = {}
+    with torch.no_grad():
+        # a random subset: the first training images (MNIST's first writers) sit farther from the held-out ones
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed))[:n]
+        train_x = torch.stack([train[int(i)].x[0] for i in pick])  # [n, N]
+        noise = (config.temperature**0.5) * torch.randn(train_x.shape, generator=torch.Generator().manual_seed(args.seed))
+        refs["reference: real training digits (data map)"] = model.states_to_images(train_x)
+        refs[f"reference: real training digits + T={config.temperature:g} noise"] = model.states_to_images(train_x + noise)
+        all_x = torch.stack([train[i].x[0] for i in range(len(train))])  # [n_train, N]
+        gen = torch.Generator().manual_seed(args.seed)
+        refs["reference: one Gaussian fitted to the training states"] = model.states_to_images(gaussian_samples(all_x, n, gen))
+        share = torch.bincount(train_labels)[args.digits].double()
+        counts = torch.multinomial(share / share.sum(), n, replacement=True, generator=gen).bincount(minlength=len(args.digits))
+        per_digit = [gaussian_samples(all_x[train_labels == d], int(k), gen) for d, k in zip(args.digits, counts)]
+        refs["reference: one Gaussian per digit, fitted to the training states"] = model.states_to_images(torch.cat(per_digit))
+    return refs
+
+
+def print_scores(readouts: dict, report, digits) -> None:
+    """One line of figures per readout (``report(images) -> quality_report dict``)."""
+    for name, images in readouts.items():
+        q = report(images)
+        print(f"{name}: AAI error {q['aai_error']:.4f} (acc_real {q['acc_real']:.3f}, acc_fake {q['acc_fake']:.3f}; goal <= 0.05), "
+              f"pixel covariance MSE {q['pixel_cov_mse']:.3g}, inverted contrast {100 * q['inverted_share']:.1f} %, "
+              f"confidently classified as {digits}: {100 * q['confident_share']:.1f} % (goal >= 80 %; "
+              f"real held-out digits: {100 * q['confident_share_real']:.1f} %)")  # fmt: skip
 
 
 def main(argv=None):
@@ -107,6 +140,9 @@ def main(argv=None):
 
     seed_everything(args.seed)
     model = lv.SPEC.build(config)
+    if args.references_only:  # the closed-form rows only: what the goals mean on this data, in seconds
+        print_scores(reference_readouts(model, train, train_labels, len(real), config, args), report, args.digits)
+        return
     if not args.no_warm_start:
         model.init_from_data(torch.stack([train[i].x[0] for i in range(len(train))]))
     decay = dict(lr_schedule="step", lr_gamma=args.lr_decay, lr_step_size=args.lr_decay_every) if args.lr_decay < 1 else {}
@@ -140,27 +176,10 @@ def main(argv=None):
         for step, xs in zip(earlier, [] if snaps is None else snaps):
             readouts[f"the same chains after {step} steps"] = model.states_to_images(xs)
         readouts["persistent training chains (mixed ages)"] = model.states_to_images(model.chains)
-        # a random subset: the first training images (MNIST's first writers) sit farther from the held-out ones
-        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed))[: len(real)]
-        train_x = torch.stack([train[int(i)].x[0] for i in pick])  # [n, N]
-        noise = (config.temperature**0.5) * torch.randn(train_x.shape, generator=torch.Generator().manual_seed(args.seed))
-        readouts["reference: real training digits (data map)"] = model.states_to_images(train_x)
-        readouts[f"reference: real training digits + T={config.temperature:g} noise"] = model.states_to_images(train_x + noise)
-        all_x = torch.stack([train[i].x[0] for i in range(len(train))])  # [n_train, N]
-        gen = torch.Generator().manual_seed(args.seed)
-        readouts["reference: one Gaussian fitted to the training states"] = model.states_to_images(gaussian_samples(all_x, len(real), gen))
-        share = torch.bincount(train_labels)[args.digits].double()
-        counts = torch.multinomial(share / share.sum(), len(real), replacement=True, generator=gen).bincount(minlength=len(args.digits))
-        per_digit = [gaussian_samples(all_x[train_labels == d], int(k), gen) for d, k in zip(args.digits, counts)]
-        readouts["reference: one Gaussian per digit, fitted to the training states"] = model.states_to_images(torch.cat(per_digit))
+        readouts.update(reference_readouts(model, train, train_labels, len(real), config, args))
     print(f"training time {train_time / 60:.1f} min wall, {train_cpu / 60:.1f} min CPU (load average now {os.getloadavg()[0]:.1f}); "
           f"{len(real)} chains x {args.gen_steps} steps from noise, then {args.relax_steps} noise-free steps: {time.perf_counter() - t1:.1f} s")  # fmt: skip
-    for name, images in readouts.items():
-        q = report(images)
-        print(f"{name}: AAI error {q['aai_error']:.4f} (acc_real {q['acc_real']:.3f}, acc_fake {q['acc_fake']:.3f}; goal <= 0.05), "
-              f"pixel covariance MSE {q['pixel_cov_mse']:.3g}, inverted contrast {100 * q['inverted_share']:.1f} %, "
-              f"confidently classified as {args.digits}: {100 * q['confident_share']:.1f} % (goal >= 80 %; "
-              f"real held-out digits: {100 * q['confident_share_real']:.1f} %)")  # fmt: skip
+    print_scores(readouts, report, args.digits)
     if args.out is not None:
         from seqgen.plot import image_grid
 
