@@ -16,6 +16,10 @@ step (forward, backward and an Adam step) and per generated sequence, for
 - ``loop``: the same model written the obvious way, one Python loop over time with
   ``nn.GRUCell``, ``torch.distributions`` and a per-step decoder (:class:`LoopSRNN` below).
 
+It also prints the floating-point work of the float32 step's matrix products (from a profile of one
+round: ``2mkn`` per product) and the rate ``torch.mm`` reaches on the GRUs' input-product shape in
+the same rounds, i.e. how long the products alone take on this core.
+
 Timing: the two are measured in alternating rounds so that load from other processes hits both
 alike; each figure is the median (and minimum) of the rounds, in wall-clock milliseconds, plus
 the process CPU time per step (which other processes inflate less than wall-clock time, though
@@ -121,6 +125,30 @@ def with_torch_gru(model):
     return other
 
 
+_PRODUCTS = {"aten::mm": (0, 1), "aten::addmm": (1, 2), "aten::addmm_": (1, 2)}  # op -> (mat1, mat2) argument positions
+
+
+def products_floor(fn, per: int):
+    """Profile ``fn`` (``per`` training steps) and return ``(gflop, products_ms, total_ms)`` per step:
+    the floating-point work of its matrix products (``2mkn`` each, from the recorded shapes), the
+    time the profiler gives those products, and the total self time of every op. The products'
+    time is what no fusion of the element-wise work can remove (the profiler adds a few µs to each
+    op, so both times sit a little above the unprofiled step)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        fn()
+    gflop = products_us = total_us = 0.0
+    for e in prof.key_averages(group_by_input_shape=True):
+        total_us += e.self_cpu_time_total
+        if e.key in _PRODUCTS:
+            i, j = _PRODUCTS[e.key]
+            (m, k), (_, n) = e.input_shapes[i], e.input_shapes[j]
+            gflop += e.count * 2 * m * k * n / 1e9
+            products_us += e.self_cpu_time_total
+    return gflop / per, products_us / 1e3 / per, total_us / 1e3 / per
+
+
 def _timed(fn):
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
@@ -212,6 +240,12 @@ def main(argv=None) -> int:
     def gen_loop_one():
         base.generate(1, time_steps)
 
+    mm_a, mm_b = torch.randn(batch * time_steps, 128), torch.randn(128, 384)  # the shape of the GRUs' input products
+
+    def mm_20():
+        for _ in range(20):
+            torch.mm(mm_a, mm_b)
+
     jobs = {
         "train_fused": (train_fused, args.steps),
         "train_bf16": (train_bf16, args.steps),
@@ -222,6 +256,7 @@ def main(argv=None) -> int:
         "gen_loop": (gen_loop, batch),
         "gen1_fused": (gen_fused_one, 1),
         "gen1_loop": (gen_loop_one, 1),
+        "mm": (mm_20, 20),  # the machine's rate in the same rounds
     }
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     for fn, _ in jobs.values():  # warm-up
@@ -257,6 +292,11 @@ def main(argv=None) -> int:
     fa, fb = res["train_fused"], res["train_torch_gru"]
     print(f"{'training step with torch.nn.GRU layers':44s} nn.GRU      {fb[0]:8.2f} ({fb[1]:7.2f}) cpu {fb[2]:7.2f} | "
           f"hand-written GRU speed-up x{fb[0] / fa[0]:.2f} wall, x{fb[2] / fa[2]:.2f} cpu")
+    gflop, prod_ms, total_ms = products_floor(train_fused, args.steps)
+    rate = 2 * mm_a.shape[0] * 128 * 384 / res["mm"][0] / 1e6  # GFLOP/s, median of the rounds
+    print(f"{'matrix products of the float32 step':44s} {gflop:.2f} GFLOP per step; profiled: {prod_ms:.1f} ms in the products "
+          f"({gflop / prod_ms * 1e3:.0f} GFLOP/s) of {total_ms:.1f} ms in all ops; torch.mm [{mm_a.shape[0]}, 128] x [128, 384] "
+          f"ran at {rate:.0f} GFLOP/s (median of the rounds), so the products alone need ~{gflop / rate * 1e3:.1f} ms at that rate")
     goal_ms, goal_x = 35.0, 1.5
     t, cpu = fa[0], fa[2]
     low = res["train_bf16"]
