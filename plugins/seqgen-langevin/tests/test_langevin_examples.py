@@ -11,34 +11,39 @@ REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / ".." / "shared" / "data"
 
 
-@pytest.mark.skipif(not (DATA / "mnist-t10k-images-idx3-ubyte.gz").is_file(), reason=f"MNIST idx files not found in {DATA}")
-def test_langevin_mnist_smoke(tmp_path):
+needs_mnist = pytest.mark.skipif(not (DATA / "mnist-t10k-images-idx3-ubyte.gz").is_file(), reason=f"MNIST idx files not found in {DATA}")
+
+
+def _run(*args):
+    """Run a script of the repo with one thread and no display; return its stdout (fails on rc != 0)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, str(REPO / "examples" / "langevin_mnist.py"), "--smoke", "--out", str(tmp_path)]
-    # ~6 s of CPU; the timeout allows for slow imports on a loaded machine
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    # the timeout allows for slow imports on a loaded machine
+    done = subprocess.run([sys.executable, *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@needs_mnist
+def test_langevin_mnist_smoke(tmp_path):
+    _run(REPO / "examples" / "langevin_mnist.py", "--smoke", "--out", tmp_path)  # ~6 s of CPU
     for name in ("generation_over_time", "generated", "pca_trajectories", "neuron_activity", "spectrum_J", "training"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000, name
     assert (tmp_path / "checkpoints").is_dir()
 
 
-@pytest.mark.skipif(not (DATA / "mnist-t10k-images-idx3-ubyte.gz").is_file(), reason=f"MNIST idx files not found in {DATA}")
+@needs_mnist
 def test_quality_references_only():
-    """The quality script's closed-form rows (``--references-only``, ~10 s): real digits meet both
-    goals; a Gaussian per digit scores better than one Gaussian but misses the AAI goal (seed 0,
+    """The quality script's closed-form rows (``--references-only``, ~10 s): real digits meet the
+    AAI goal; a Gaussian per digit scores better than one Gaussian but misses the AAI goal (seed 0,
     deterministic figures; the bounds leave room for BLAS differences)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(REPO / "plugins" / "seqgen-langevin" / "benchmarks" / "quality_langevin.py"), "--threads", "1", "--references-only"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    stdout = _run(REPO / "plugins" / "seqgen-langevin" / "benchmarks" / "quality_langevin.py", "--threads", "1", "--references-only")
     aai = {}
-    for line in done.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("reference: "):
             name, rest = line.split(": AAI error ")
             aai[name] = float(rest.split()[0])
-    assert len(aai) == 4, done.stdout
+    assert len(aai) == 4, stdout
     assert aai["reference: real training digits (data map)"] <= 0.05
     one, per_digit = aai["reference: one Gaussian fitted to the training states"], aai["reference: one Gaussian per digit, fitted to the training states"]
     assert per_digit < one and per_digit > 0.05, (per_digit, one)
-    assert "update " not in done.stdout  # no training ran
+    assert "update " not in stdout  # no training ran
