@@ -104,6 +104,11 @@ def reference_readouts(model, train, train_labels, n: int, config, args) -> dict
     return refs
 
 
+def split(shares: dict) -> str:
+    """``{1: 0.7, 3: 0.02, 6: 0.05}`` -> ``'1/3/6: 70.0/2.0/5.0'`` (percentages)."""
+    return "/".join(map(str, shares)) + ": " + "/".join(f"{100 * v:.1f}" for v in shares.values())
+
+
 def print_scores(readouts: dict, report, digits) -> None:
     """One line of figures per readout (``report(images) -> quality_report dict``)."""
     for name, images in readouts.items():
@@ -111,7 +116,8 @@ def print_scores(readouts: dict, report, digits) -> None:
         print(f"{name}: AAI error {q['aai_error']:.4f} (acc_real {q['acc_real']:.3f}, acc_fake {q['acc_fake']:.3f}; goal <= 0.05), "
               f"pixel covariance MSE {q['pixel_cov_mse']:.3g}, inverted contrast {100 * q['inverted_share']:.1f} %, "
               f"confidently classified as {digits}: {100 * q['confident_share']:.1f} % (goal >= 80 %; "
-              f"real held-out digits: {100 * q['confident_share_real']:.1f} %)")  # fmt: skip
+              f"real held-out digits: {100 * q['confident_share_real']:.1f} %), by digit {split(q['confident_by_digit'])} % "
+              f"(real {split(q['confident_by_digit_real'])} %)")  # fmt: skip
 
 
 def main(argv=None):

@@ -9,7 +9,8 @@ All images are grey levels ``[n, P]`` in ``[0, 1]`` (``P`` pixels, flattened).
   the real data's mean image ``m``: ``⟨p − p̄, m − m̄⟩ < 0`` (a white-on-black digit turned black-on-white).
 - :class:`DigitClassifier`: multinomial logistic regression, ``softmax(W p + c)``, fitted to real
   digits by L-BFGS on the L2-penalised cross-entropy; :meth:`DigitClassifier.confident_share` is
-  the share of samples whose top class is one of ``digits`` with probability ``>= threshold``.
+  the share of samples whose top class is one of ``digits`` with probability ``>= threshold``, and
+  :meth:`DigitClassifier.confident_by_digit` the same share split by digit.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ class DigitClassifier(nn.Module):
         return float((self(images).argmax(-1) == labels).double().mean())
 
     @torch.no_grad()
+    def confident_by_digit(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> Dict[int, float]:
+        """For each of ``digits``, the share of all images whose most probable class is that digit with
+        probability ``>= threshold`` (the shares sum to :meth:`confident_share`; a generator that
+        makes only one kind of digit shows here, not there)."""
+        prob, cls = self(images).max(-1)
+        sure = prob >= threshold
+        return {d: float((sure & (cls == d)).double().mean()) for d in sorted(set(digits))}
+
+    @torch.no_grad()
     def confident_share(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> float:
         """Share of images whose most probable class is in ``digits`` with probability ``>= threshold``."""
         prob, cls = self(images).max(-1)
@@ -86,7 +96,11 @@ class DigitClassifier(nn.Module):
 
 
 def quality_report(generated: torch.Tensor, real: torch.Tensor, *, classifier: DigitClassifier, digits: Iterable[int], reference_mean: torch.Tensor) -> Dict[str, float]:
-    """Every figure at once for ``generated`` and ``real`` (equal-size ``[n, P]`` sets in ``[0, 1]``)."""
+    """Every figure at once for ``generated`` and ``real`` (equal-size ``[n, P]`` sets in ``[0, 1]``).
+
+    Floats, except ``confident_by_digit`` and ``confident_by_digit_real``: ``{digit: share}`` of the
+    generated and of the real images.
+    """
     aa = adversarial_accuracy(real, generated)
     return {
         "aai_error": aa["error"],
@@ -96,4 +110,6 @@ def quality_report(generated: torch.Tensor, real: torch.Tensor, *, classifier: D
         "inverted_share": inverted_contrast_share(generated, reference_mean),
         "confident_share": classifier.confident_share(generated, digits),
         "confident_share_real": classifier.confident_share(real, digits),
+        "confident_by_digit": classifier.confident_by_digit(generated, digits),
+        "confident_by_digit_real": classifier.confident_by_digit(real, digits),
     }

@@ -44,5 +44,10 @@ def test_classifier_confidence():
     assert clf.confident_share(centres[[0, 2]], [1, 3, 6]) == 0.0  # confident, but not a trained digit
     flat = torch.full((4, 16), 0.1)
     assert clf.confident_share(flat, [1, 3, 6], threshold=0.99) == 0.0  # no class wins clearly
+    ones = centres[[1, 1, 1, 3]]  # one kind of digit: the total share hides it, the split shows it
+    assert clf.confident_share(ones, [1, 3, 6]) == 1.0
+    assert clf.confident_by_digit(ones, [6, 1, 3]) == {1: 0.75, 3: 0.25, 6: 0.0}
+    assert clf.confident_by_digit(torch.cat([centres[[0, 1]], flat[:2]]), [1, 3, 6], threshold=0.99) == {1: 0.25, 3: 0.0, 6: 0.0}
     report = quality_report(x[:20], x[20:40], classifier=clf, digits=range(10), reference_mean=x.mean(0))
-    assert set(report) >= {"aai_error", "pixel_cov_mse", "inverted_share", "confident_share", "confident_share_real"}
+    assert set(report) >= {"aai_error", "pixel_cov_mse", "inverted_share", "confident_share", "confident_share_real", "confident_by_digit"}
+    assert sum(report["confident_by_digit"].values()) == pytest.approx(report["confident_share"])

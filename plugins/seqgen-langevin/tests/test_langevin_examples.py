@@ -34,16 +34,18 @@ def test_langevin_mnist_smoke(tmp_path):
 @needs_mnist
 def test_quality_references_only():
     """The quality script's closed-form rows (``--references-only``, ~10 s): real digits meet the
-    AAI goal; a Gaussian per digit scores better than one Gaussian but misses the AAI goal (seed 0,
+    AAI goal and are confidently classified as each trained digit; a Gaussian per digit scores better than one Gaussian but misses the AAI goal (seed 0,
     deterministic figures; the bounds leave room for BLAS differences)."""
     stdout = _run(REPO / "plugins" / "seqgen-langevin" / "benchmarks" / "quality_langevin.py", "--threads", "1", "--references-only")
-    aai = {}
+    aai, by_digit = {}, {}
     for line in stdout.splitlines():
         if line.startswith("reference: "):
             name, rest = line.split(": AAI error ")
             aai[name] = float(rest.split()[0])
+            by_digit[name] = [float(v) for v in rest.split("by digit 1/3/6: ")[1].split()[0].split("/")]
     assert len(aai) == 4, stdout
     assert aai["reference: real training digits (data map)"] <= 0.05
+    assert min(by_digit["reference: real training digits (data map)"]) > 15.0  # every trained digit, none dominant
     one, per_digit = aai["reference: one Gaussian fitted to the training states"], aai["reference: one Gaussian per digit, fitted to the training states"]
     assert per_digit < one and per_digit > 0.05, (per_digit, one)
     assert "update " not in stdout  # no training ran
