@@ -15,7 +15,7 @@ All images are grey levels ``[n, P]`` in ``[0, 1]`` (``P`` pixels, flattened).
 
 from __future__ import annotations
 
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Union
 
 import torch
 from torch import nn
@@ -95,7 +95,7 @@ class DigitClassifier(nn.Module):
         return float((wanted & (prob >= threshold)).double().mean())
 
 
-def quality_report(generated: torch.Tensor, real: torch.Tensor, *, classifier: DigitClassifier, digits: Iterable[int], reference_mean: torch.Tensor) -> Dict[str, float]:
+def quality_report(generated: torch.Tensor, real: torch.Tensor, *, classifier: DigitClassifier, digits: Iterable[int], reference_mean: torch.Tensor) -> Dict[str, Union[float, Dict[int, float]]]:
     """Every figure at once for ``generated`` and ``real`` (equal-size ``[n, P]`` sets in ``[0, 1]``).
 
     Floats, except ``confident_by_digit`` and ``confident_by_digit_real``: ``{digit: share}`` of the

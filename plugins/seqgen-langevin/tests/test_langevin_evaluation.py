@@ -49,5 +49,5 @@ def test_classifier_confidence():
     assert clf.confident_by_digit(ones, [6, 1, 3]) == {1: 0.75, 3: 0.25, 6: 0.0}
     assert clf.confident_by_digit(torch.cat([centres[[0, 1]], flat[:2]]), [1, 3, 6], threshold=0.99) == {1: 0.25, 3: 0.0, 6: 0.0}
     report = quality_report(x[:20], x[20:40], classifier=clf, digits=range(10), reference_mean=x.mean(0))
-    assert set(report) >= {"aai_error", "pixel_cov_mse", "inverted_share", "confident_share", "confident_share_real", "confident_by_digit"}
+    assert set(report) >= {"aai_error", "pixel_cov_mse", "inverted_share", "confident_share", "confident_share_real", "confident_by_digit", "confident_by_digit_real"}
     assert sum(report["confident_by_digit"].values()) == pytest.approx(report["confident_share"])

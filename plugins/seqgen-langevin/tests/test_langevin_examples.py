@@ -34,8 +34,9 @@ def test_langevin_mnist_smoke(tmp_path):
 @needs_mnist
 def test_quality_references_only():
     """The quality script's closed-form rows (``--references-only``, ~10 s): real digits meet the
-    AAI goal and are confidently classified as each trained digit; a Gaussian per digit scores better than one Gaussian but misses the AAI goal (seed 0,
-    deterministic figures; the bounds leave room for BLAS differences)."""
+    AAI goal and each trained digit has its share of the confident ones; a Gaussian per digit
+    scores better than one Gaussian but misses the AAI goal (seed 0, deterministic figures; the
+    bounds leave room for BLAS differences)."""
     stdout = _run(REPO / "plugins" / "seqgen-langevin" / "benchmarks" / "quality_langevin.py", "--threads", "1", "--references-only")
     aai, by_digit = {}, {}
     for line in stdout.splitlines():
@@ -45,7 +46,7 @@ def test_quality_references_only():
             by_digit[name] = [float(v) for v in rest.split("by digit 1/3/6: ")[1].split()[0].split("/")]
     assert len(aai) == 4, stdout
     assert aai["reference: real training digits (data map)"] <= 0.05
-    assert min(by_digit["reference: real training digits (data map)"]) > 15.0  # every trained digit, none dominant
+    assert min(by_digit["reference: real training digits (data map)"]) > 15.0  # 1s, 3s and 6s alike (29.6 / 22.4 / 28.0 % here)
     one, per_digit = aai["reference: one Gaussian fitted to the training states"], aai["reference: one Gaussian per digit, fitted to the training states"]
     assert per_digit < one and per_digit > 0.05, (per_digit, one)
     assert "update " not in stdout  # no training ran
