@@ -61,8 +61,12 @@ class DigitClassifier(nn.Module):
         return torch.softmax(self.linear(images.reshape(images.shape[0], -1).to(self.linear.weight)), dim=-1)
 
     def fit(self, images: torch.Tensor, labels: torch.Tensor, *, l2: float = 1e-4, iterations: int = 200) -> "DigitClassifier":
-        """Minimise ``CE(labels, W p + c) + l2 · ‖W‖²`` with full-batch L-BFGS (deterministic)."""
+        """Minimise ``CE(labels, W p + c) + l2 · ‖W‖²`` with full-batch L-BFGS from ``W = 0, c = 0``
+        (deterministic: the fit does not depend on the global random state)."""
         x = images.reshape(images.shape[0], -1).to(self.linear.weight)
+        with torch.no_grad():
+            self.linear.weight.zero_()
+            self.linear.bias.zero_()
         opt = torch.optim.LBFGS(self.parameters(), max_iter=iterations, history_size=20, line_search_fn="strong_wolfe")
 
         def closure():
