@@ -9,13 +9,14 @@ All images are grey levels ``[n, P]`` in ``[0, 1]`` (``P`` pixels, flattened).
   the real data's mean image ``m``: ``⟨p − p̄, m − m̄⟩ < 0`` (a white-on-black digit turned black-on-white).
 - :class:`DigitClassifier`: multinomial logistic regression, ``softmax(W p + c)``, fitted to real
   digits by L-BFGS on the L2-penalised cross-entropy; :meth:`DigitClassifier.confident_share` is
-  the share of samples whose top class is one of ``digits`` with probability ``>= threshold``, and
-  :meth:`DigitClassifier.confident_by_digit` the same share split by digit.
+  the share of samples whose top class is one of ``digits`` with probability ``>= threshold``,
+  :meth:`DigitClassifier.confident_by_digit` the same share split by digit (both from
+  :meth:`DigitClassifier.confident_counts`).
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Union
+from typing import Dict, Iterable, Tuple, Union
 
 import torch
 from torch import nn
@@ -83,20 +84,24 @@ class DigitClassifier(nn.Module):
         return float((self(images).argmax(-1) == labels).double().mean())
 
     @torch.no_grad()
-    def confident_by_digit(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> Dict[int, float]:
-        """For each of ``digits``, the share of all images whose most probable class is that digit with
-        probability ``>= threshold`` (the shares sum to :meth:`confident_share`; a generator that
-        makes only one kind of digit shows here, not there)."""
+    def confident_counts(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> Tuple[Dict[int, int], int]:
+        """``({digit: count}, n)``: for each of ``digits``, how many of the ``n`` images have it as their
+        most probable class with probability ``>= threshold`` (one pass of the classifier)."""
         prob, cls = self(images).max(-1)
-        sure = prob >= threshold
-        return {d: float((sure & (cls == d)).double().mean()) for d in sorted(set(digits))}
+        sure = cls[prob >= threshold]
+        return {d: int((sure == d).sum()) for d in sorted(set(digits))}, len(cls)
 
-    @torch.no_grad()
+    def confident_by_digit(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> Dict[int, float]:
+        """For each of ``digits``, the share of all images confidently of that digit (see
+        :meth:`confident_counts`; the shares sum to :meth:`confident_share`, and a generator that
+        makes only one kind of digit shows here, not there)."""
+        counts, n = self.confident_counts(images, digits, threshold)
+        return {d: c / n for d, c in counts.items()}
+
     def confident_share(self, images: torch.Tensor, digits: Iterable[int], threshold: float = 0.9) -> float:
         """Share of images whose most probable class is in ``digits`` with probability ``>= threshold``."""
-        prob, cls = self(images).max(-1)
-        wanted = torch.isin(cls, torch.tensor(sorted(set(digits)), device=cls.device))
-        return float((wanted & (prob >= threshold)).double().mean())
+        counts, n = self.confident_counts(images, digits, threshold)
+        return sum(counts.values()) / n
 
 
 def quality_report(generated: torch.Tensor, real: torch.Tensor, *, classifier: DigitClassifier, digits: Iterable[int], reference_mean: torch.Tensor) -> Dict[str, Union[float, Dict[int, float]]]:
